@@ -1,0 +1,183 @@
+//! The running server's shared state, and how it is put together.
+
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+
+use sealtrail_model::{Catalog, Limits};
+
+use crate::auth::ratelimit::RateLimiter;
+use crate::config::Config;
+use crate::log::checkpoint::SignerKeys;
+use crate::log::sequencer::Sequencer;
+use crate::metrics::Metrics;
+use crate::privacy::crypto::MasterKey;
+use crate::registry::Registry;
+use crate::storage::sqlite::SqliteStore;
+use crate::storage::{KeyKind, Org, OrgKey, Storage};
+
+/// Everything a request handler or background task needs.
+pub struct App {
+    /// The configuration it was started with.
+    pub config: Config,
+    /// The storage engine.
+    pub store: Arc<dyn Storage>,
+    /// The embedded engine, when that is the engine (for maintenance).
+    pub sqlite: Option<Arc<SqliteStore>>,
+    /// Organizations.
+    pub registry: Arc<RwLock<Registry>>,
+    /// The writer.
+    pub sequencer: Sequencer,
+    /// Activity types.
+    pub catalog: Arc<Catalog>,
+    /// Event limits.
+    pub limits: Limits,
+    /// Personal-data keys.
+    pub master: MasterKey,
+    /// Checkpoint signing keys.
+    pub signer: SignerKeys,
+    /// Metrics.
+    pub metrics: Arc<Metrics>,
+    /// Compliance-plane rate limits.
+    pub limiter: RateLimiter,
+    /// A freshly generated operator token, to print once at first start.
+    pub bootstrap_operator_token: Option<String>,
+}
+
+/// Shared handle.
+pub type SharedApp = Arc<App>;
+
+impl App {
+    /// Opens storage, loads keys and starts the sequencer.
+    pub fn open(config: Config) -> anyhow::Result<App> {
+        config.validate()?;
+        std::fs::create_dir_all(&config.data_dir).map_err(|e| {
+            anyhow::anyhow!(
+                "cannot create data directory {}: {e}",
+                config.data_dir.display()
+            )
+        })?;
+        let catalog = Arc::new(
+            Catalog::with_custom(config.activity_types.clone())
+                .map_err(|e| anyhow::anyhow!("activity_types in config: {e}"))?,
+        );
+        let (store, sqlite): (Arc<dyn Storage>, Option<Arc<SqliteStore>>) =
+            match config.storage.as_str() {
+                "" | "sqlite" => {
+                    let s = Arc::new(SqliteStore::open(&db_path(&config))?);
+                    (s.clone(), Some(s))
+                }
+                other => anyhow::bail!(
+                    "storage {other:?} is not supported; use \"sqlite\" (the embedded engine)"
+                ),
+            };
+        let master = MasterKey::load_or_create(&config.data_dir.join("master.key"))?;
+        let signer = SignerKeys::load_or_create(&config.data_dir, &config.log_name)?;
+        let registry = Arc::new(RwLock::new(Registry::new(store.orgs()?)));
+        let metrics = Arc::new(Metrics::default());
+        crate::log::proofs::check_heads(store.as_ref(), &registry)?;
+        let sequencer = Sequencer::start(
+            store.clone(),
+            master.clone(),
+            registry.clone(),
+            metrics.clone(),
+            config.max_batch_jobs,
+        )?;
+        let bootstrap_operator_token = bootstrap_operator(store.as_ref(), &config)?;
+        Ok(App {
+            limiter: RateLimiter::new(config.rate_limit_per_minute),
+            limits: config.limits.to_limits(),
+            config,
+            store,
+            sqlite,
+            registry,
+            sequencer,
+            catalog,
+            master,
+            signer,
+            metrics,
+            bootstrap_operator_token,
+        })
+    }
+
+    /// An organization by public id.
+    pub fn org(&self, id: &str) -> Option<Org> {
+        self.registry.read().ok()?.by_id(id).cloned()
+    }
+
+    /// An organization by key.
+    pub fn org_by_key(&self, key: OrgKey) -> Option<Org> {
+        self.registry.read().ok()?.by_key(key).cloned()
+    }
+
+    /// The organization and its descendants.
+    pub fn subtree(&self, key: OrgKey) -> Vec<OrgKey> {
+        self.registry
+            .read()
+            .map(|r| r.subtree(key))
+            .unwrap_or_default()
+    }
+
+    /// Whether `org` is `ancestor` or below it.
+    pub fn is_within(&self, org: OrgKey, ancestor: OrgKey) -> bool {
+        self.registry
+            .read()
+            .map(|r| r.is_within(org, ancestor))
+            .unwrap_or(false)
+    }
+
+    /// All organizations.
+    pub fn orgs(&self) -> Vec<Org> {
+        self.registry.read().map(|r| r.all()).unwrap_or_default()
+    }
+}
+
+/// Where the embedded database lives.
+pub fn db_path(config: &Config) -> PathBuf {
+    config.data_dir.join("sealtrail.db")
+}
+
+/// Makes sure an operator key exists: the configured one, or one generated
+/// now (returned so the caller can show it once).
+fn bootstrap_operator(store: &dyn Storage, config: &Config) -> anyhow::Result<Option<String>> {
+    let existing = store
+        .keys(None)?
+        .into_iter()
+        .filter(|k| k.kind == KeyKind::Operator && k.revoked_ms.is_none())
+        .collect::<Vec<_>>();
+    if let Some(token) = &config.operator_key {
+        let (id, secret) = crate::auth::split_token(token).ok_or_else(|| {
+            anyhow::anyhow!("operator_key must look like <id>.<secret> (as `sealtrail` prints it)")
+        })?;
+        let hash = crate::auth::secret_hash(secret);
+        match store.key(id)? {
+            Some(k) if k.secret_hash == hash && k.kind == KeyKind::Operator => {}
+            Some(_) => anyhow::bail!("operator_key id {id} is already used by another key"),
+            None => store.insert_key(&crate::storage::KeyRecord {
+                id: id.to_string(),
+                kind: KeyKind::Operator,
+                secret_hash: hash,
+                org: None,
+                product: None,
+                scopes: vec![],
+                name: "configured operator key".into(),
+                created_ms: crate::time::now_ms(),
+                expires_ms: None,
+                revoked_ms: None,
+            })?,
+        }
+        return Ok(None);
+    }
+    if !existing.is_empty() {
+        return Ok(None);
+    }
+    let minted = crate::auth::mint(
+        KeyKind::Operator,
+        None,
+        None,
+        vec![],
+        "bootstrap operator key".into(),
+        None,
+    );
+    store.insert_key(&minted.record)?;
+    Ok(Some(minted.token))
+}

@@ -1,0 +1,458 @@
+//! The sequencer: one thread that owns all writes and commits them in
+//! groups.
+//!
+//! Requests queue on a channel; the thread takes everything waiting, runs
+//! it in one transaction, commits it with one fsync, and only then answers
+//! each request. So concurrent requests share a commit, every answer means
+//! "durable", and a failed commit answers every waiting request with the
+//! error and leaves no trace in memory.
+
+use std::collections::HashMap;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use sealtrail_model::{ActivityInput, TypeDef};
+use sealtrail_tlog::leaf_hash;
+use tokio::sync::{oneshot, watch};
+
+use super::TILE_HEIGHT;
+use super::entry::{self, EntryMeta};
+use crate::ids::ActivityId;
+use crate::metrics::Metrics;
+use crate::privacy::crypto::{self, MasterKey, SecretKey};
+use crate::privacy::split::{self, Opening, Openings};
+use crate::registry::Registry;
+use crate::storage::{
+    LogHead, NewEvent, Org, OrgKey, Storage, StoreError, StoreResult, SubjectKeyRecord, Txn,
+};
+use crate::time::now_ms;
+
+/// Called once the transaction a job ran in has committed (or failed).
+pub type Completion = Box<dyn FnOnce(Result<(), &StoreError>) + Send>;
+
+/// A unit of work for the sequencer; returns what to do after the commit.
+pub type Job = Box<dyn FnOnce(&mut Batch<'_>) -> Completion + Send>;
+
+/// Where an appended event landed.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Appended {
+    /// The activity id.
+    pub id: String,
+    /// Position in its organization's log.
+    pub seq: u64,
+    /// Global commit sequence.
+    pub gseq: u64,
+}
+
+/// What the writer keeps between batches: caches that are only updated
+/// after a successful commit.
+struct State {
+    keys: HashMap<(OrgKey, Vec<u8>), SecretKey>,
+    last_ms: i64,
+}
+
+/// The view a job has of the open transaction.
+pub struct Batch<'a> {
+    txn: &'a mut dyn Txn,
+    state: &'a State,
+    master: &'a MasterKey,
+    registry: &'a RwLock<Registry>,
+    heads: HashMap<OrgKey, LogHead>,
+    new_keys: Vec<((OrgKey, Vec<u8>), SecretKey)>,
+    dropped_keys: Vec<(OrgKey, Vec<u8>)>,
+    org_updates: Vec<Org>,
+    last_ms: i64,
+    appended: u64,
+    last_gseq: Option<u64>,
+    failed: Option<String>,
+}
+
+impl Batch<'_> {
+    /// The transaction, for jobs that write more than events.
+    pub fn txn(&mut self) -> &mut dyn Txn {
+        self.txn
+    }
+
+    /// The organization registry as of the last commit.
+    pub fn org(&self, id: &str) -> Option<Org> {
+        self.registry.read().ok()?.by_id(id).cloned()
+    }
+
+    /// The organization, seeing changes made earlier in this batch.
+    pub fn org_now(&self, key: OrgKey) -> Option<Org> {
+        if let Some(o) = self.org_updates.iter().rev().find(|o| o.key == key) {
+            return Some(o.clone());
+        }
+        self.registry.read().ok()?.by_key(key).cloned()
+    }
+
+    /// Records an organization change, applied to the registry on commit.
+    pub fn update_org(&mut self, org: Org) -> StoreResult<()> {
+        let before = self.org_now(org.key);
+        self.txn.update_org(&org)?;
+        if before.is_some_and(|b| b.tree != org.tree) {
+            self.txn.set_events_tree(org.key, org.tree)?;
+        }
+        self.org_updates.push(org);
+        Ok(())
+    }
+
+    /// Creates an organization.
+    pub fn insert_org(&mut self, mut org: Org) -> StoreResult<Org> {
+        let key = self.txn.insert_org(&org)?;
+        org.key = key;
+        if org.tree == 0 {
+            org.tree = key;
+        }
+        self.org_updates.push(org.clone());
+        Ok(org)
+    }
+
+    /// Forgets a subject key (erasure): the cache drops it on commit.
+    pub fn drop_subject_key(&mut self, org: OrgKey, subject: Vec<u8>) {
+        self.dropped_keys.push((org, subject));
+    }
+
+    fn subject_key(&mut self, org: &Org, subject: &str) -> StoreResult<(Vec<u8>, SecretKey)> {
+        let sref = self.master.subject_ref(&org.id, subject);
+        let cache_key = (org.key, sref.clone());
+        if let Some(k) = self.state.keys.get(&cache_key) {
+            return Ok((sref, *k));
+        }
+        if let Some((_, k)) = self.new_keys.iter().find(|(ck, _)| *ck == cache_key) {
+            return Ok((sref, *k));
+        }
+        if let Some(rec) = self.txn.subject_key(org.key, &sref)?
+            && let Some(w) = &rec.wrapped
+        {
+            let k = self
+                .master
+                .unwrap_key(&sref, w)
+                .map_err(|e| StoreError::Corrupt(format!("subject key: {e}")))?;
+            self.new_keys.push((cache_key, k));
+            return Ok((sref, k));
+        }
+        let k = crypto::new_key();
+        self.txn.put_subject_key(&SubjectKeyRecord {
+            org: org.key,
+            subject: sref.clone(),
+            wrapped: Some(self.master.wrap(&sref, &k)),
+            created_ms: now_ms(),
+            erased_ms: None,
+        })?;
+        self.new_keys.push((cache_key, k));
+        Ok((sref, k))
+    }
+
+    /// Appends an event to an organization's log. The caller has checked
+    /// that recording is enabled and that the source may write here. A
+    /// storage failure here fails the whole group commit, so a half-written
+    /// event can never be committed.
+    pub fn append(
+        &mut self,
+        org: &Org,
+        input: &ActivityInput,
+        def: &TypeDef,
+        product: Option<&str>,
+    ) -> StoreResult<Appended> {
+        let r = self.append_inner(org, input, def, product);
+        if let Err(e) = &r {
+            self.fail(e);
+        }
+        r
+    }
+
+    /// Marks the batch failed: it will be rolled back.
+    pub fn fail(&mut self, e: &StoreError) {
+        if self.failed.is_none() {
+            self.failed = Some(e.to_string());
+        }
+    }
+
+    fn append_inner(
+        &mut self,
+        org: &Org,
+        input: &ActivityInput,
+        def: &TypeDef,
+        product: Option<&str>,
+    ) -> StoreResult<Appended> {
+        let mut head = match self.heads.remove(&org.key) {
+            Some(h) => h,
+            None => self.txn.log_head(org.key)?,
+        };
+        let gseq = self.txn.next_gseq()?;
+        let ms = now_ms().max(self.last_ms);
+        self.last_ms = ms;
+        let id = ActivityId::new(ms as u64, gseq).to_string();
+        let seq = head.frontier.size();
+
+        // Personal data: commit in the entry, seal the openings per subject.
+        let fields = split::personal_fields(input, def);
+        let mut commitments = std::collections::BTreeMap::new();
+        let mut by_subject: Vec<(String, Openings)> = Vec::new();
+        for f in fields {
+            let salt = crypto::new_salt();
+            commitments.insert(f.path.clone(), crypto::commitment(&salt, &f.value));
+            let opening = Opening {
+                salt: split::salt_b64(&salt),
+                value: f.value,
+            };
+            match by_subject.iter_mut().find(|(s, _)| *s == f.subject) {
+                Some((_, o)) => {
+                    o.insert(f.path, opening);
+                }
+                None => {
+                    let mut o = Openings::new();
+                    o.insert(f.path, opening);
+                    by_subject.push((f.subject, o));
+                }
+            }
+        }
+        let mut envelopes = Vec::with_capacity(by_subject.len());
+        let mut subjects = Vec::with_capacity(by_subject.len());
+        for (subject, openings) in &by_subject {
+            let (sref, key) = self.subject_key(org, subject)?;
+            envelopes.push(
+                split::seal_envelope(&key, &sref, openings)
+                    .map_err(|e| StoreError::Engine(e.to_string()))?,
+            );
+            subjects.push(sref);
+        }
+
+        let meta = EntryMeta {
+            id: &id,
+            organization_id: &org.id,
+            seq,
+            received_ms: ms,
+            product,
+        };
+        let entry = entry::encode(input, &meta, &commitments);
+        let leaf = leaf_hash(&entry);
+        let mut nodes = Vec::new();
+        head.frontier
+            .push(leaf, |level, index, hash| {
+                if level % TILE_HEIGHT == 0 {
+                    nodes.push((level, index, *hash));
+                }
+            })
+            .map_err(|e| StoreError::Corrupt(format!("log head of {}: {e}", org.id)))?;
+        let a = &input.actor;
+        let ev = NewEvent {
+            gseq,
+            tree: org.tree,
+            org: org.key,
+            seq,
+            activity_type: input.activity_type.clone(),
+            category: input.category.as_str(),
+            product: product
+                .map(str::to_string)
+                .or_else(|| input.product.clone()),
+            created_ms: input.created_at.as_millisecond(),
+            received_ms: ms,
+            actor_id: a.id.clone(),
+            actor_email_bi: a
+                .email
+                .as_ref()
+                .map(|e| self.master.blind_index(&org.id, "email", &e.to_lowercase())),
+            ip_bi: a
+                .ip_address
+                .as_ref()
+                .map(|ip| self.master.blind_index(&org.id, "ip", ip)),
+            api_key_id: a.api_key_id.clone(),
+            target_id: input.target.as_ref().and_then(|t| t.id.clone()),
+            outcome: input.outcome.as_str(),
+            source_event_id: input.source_event_id.clone(),
+            entry,
+            leaf,
+            pii: split::encode_envelopes(&envelopes),
+            subjects,
+        };
+        self.txn.insert_event(&ev)?;
+        for (level, index, hash) in nodes {
+            self.txn.insert_node(org.key, level, index, &hash)?;
+        }
+        self.heads.insert(org.key, head);
+        self.appended += 1;
+        self.last_gseq = Some(gseq);
+        Ok(Appended { id, seq, gseq })
+    }
+}
+
+/// A handle to the sequencer thread.
+#[derive(Clone)]
+pub struct Sequencer {
+    tx: Sender<Job>,
+    committed: watch::Receiver<u64>,
+}
+
+impl Sequencer {
+    /// Starts the writer thread.
+    pub fn start(
+        store: Arc<dyn Storage>,
+        master: MasterKey,
+        registry: Arc<RwLock<Registry>>,
+        metrics: Arc<Metrics>,
+        max_batch_events: usize,
+    ) -> StoreResult<Sequencer> {
+        let start_gseq = store.max_gseq()?;
+        let (tx, rx) = mpsc::channel::<Job>();
+        let (wtx, wrx) = watch::channel(start_gseq);
+        std::thread::Builder::new()
+            .name("sealtrail-sequencer".into())
+            .spawn(move || run(rx, store, master, registry, metrics, wtx, max_batch_events))
+            .map_err(|e| StoreError::Engine(format!("cannot start sequencer: {e}")))?;
+        Ok(Sequencer { tx, committed: wrx })
+    }
+
+    /// Queues a job; the returned receiver yields once it is durable.
+    pub fn submit<T: Send + 'static>(
+        &self,
+        job: impl FnOnce(&mut Batch<'_>) -> T + Send + 'static,
+    ) -> oneshot::Receiver<Result<T, StoreError>> {
+        let (rtx, rrx) = oneshot::channel();
+        let wrapped: Job = Box::new(move |b: &mut Batch<'_>| {
+            let out = job(b);
+            Box::new(move |res: Result<(), &StoreError>| {
+                let msg = match res {
+                    Ok(()) => Ok(out),
+                    Err(e) => Err(StoreError::Engine(format!("commit failed: {e}"))),
+                };
+                let _ = rtx.send(msg);
+            }) as Completion
+        });
+        if self.tx.send(wrapped).is_err() {
+            // The receiver was dropped with the job: the caller sees a closed
+            // channel and reports the server as unavailable.
+        }
+        rrx
+    }
+
+    /// Runs a job and waits until it is durable.
+    pub async fn run<T: Send + 'static>(
+        &self,
+        job: impl FnOnce(&mut Batch<'_>) -> T + Send + 'static,
+    ) -> Result<T, StoreError> {
+        match self.submit(job).await {
+            Ok(r) => r,
+            Err(_) => Err(StoreError::Unavailable(
+                "the sequencer has stopped (shutting down)".into(),
+            )),
+        }
+    }
+
+    /// The highest committed global sequence; changes after every commit.
+    pub fn committed(&self) -> watch::Receiver<u64> {
+        self.committed.clone()
+    }
+}
+
+fn run(
+    rx: Receiver<Job>,
+    store: Arc<dyn Storage>,
+    master: MasterKey,
+    registry: Arc<RwLock<Registry>>,
+    metrics: Arc<Metrics>,
+    committed: watch::Sender<u64>,
+    max_batch_jobs: usize,
+) {
+    let mut state = State {
+        keys: HashMap::new(),
+        last_ms: 0,
+    };
+    loop {
+        let first = match rx.recv_timeout(Duration::from_millis(500)) {
+            Ok(j) => j,
+            Err(RecvTimeoutError::Timeout) => continue,
+            Err(RecvTimeoutError::Disconnected) => break,
+        };
+        let mut jobs = vec![first];
+        while jobs.len() < max_batch_jobs {
+            match rx.try_recv() {
+                Ok(j) => jobs.push(j),
+                Err(_) => break,
+            }
+        }
+        let started = Instant::now();
+        let mut completions: Vec<Completion> = Vec::with_capacity(jobs.len());
+        type Outcome = (
+            i64,
+            u64,
+            Option<u64>,
+            Vec<((OrgKey, Vec<u8>), SecretKey)>,
+            Vec<(OrgKey, Vec<u8>)>,
+            Vec<Org>,
+        );
+        let mut outcome: Option<Outcome> = None;
+        let mut jobs_iter = Some(jobs);
+        let res = store.write(&mut |txn: &mut dyn Txn| {
+            let mut batch = Batch {
+                txn,
+                state: &state,
+                master: &master,
+                registry: &registry,
+                heads: HashMap::new(),
+                new_keys: Vec::new(),
+                dropped_keys: Vec::new(),
+                org_updates: Vec::new(),
+                last_ms: state.last_ms,
+                appended: 0,
+                last_gseq: None,
+                failed: None,
+            };
+            for job in jobs_iter.take().unwrap_or_default() {
+                completions.push(job(&mut batch));
+            }
+            if let Some(e) = batch.failed.take() {
+                return Err(StoreError::Engine(e));
+            }
+            let heads: Vec<LogHead> = batch.heads.drain().map(|(_, h)| h).collect();
+            for h in &heads {
+                batch.txn.set_log_head(h)?;
+            }
+            outcome = Some((
+                batch.last_ms,
+                batch.appended,
+                batch.last_gseq,
+                std::mem::take(&mut batch.new_keys),
+                std::mem::take(&mut batch.dropped_keys),
+                std::mem::take(&mut batch.org_updates),
+            ));
+            Ok(())
+        });
+        match &res {
+            Ok(()) => {
+                if let Some((last_ms, appended, last_gseq, new_keys, dropped, orgs)) =
+                    outcome.take()
+                {
+                    if let Some(g) = last_gseq {
+                        committed.send_replace(g);
+                    }
+                    state.last_ms = last_ms;
+                    for (k, v) in new_keys {
+                        state.keys.insert(k, v);
+                    }
+                    for k in dropped {
+                        state.keys.remove(&k);
+                    }
+                    if !orgs.is_empty()
+                        && let Ok(mut reg) = registry.write()
+                    {
+                        for o in orgs {
+                            reg.upsert(o);
+                        }
+                    }
+                    metrics.record_commit(appended, started.elapsed());
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "group commit failed; every request in it is answered with the error");
+                metrics.commit_failures.inc();
+            }
+        }
+        for c in completions {
+            c(res.as_ref().map(|_| ()));
+        }
+    }
+    tracing::info!("sequencer stopped");
+}

@@ -1,0 +1,370 @@
+//! The storage interface: the seam between the product and its engines.
+//!
+//! Everything above this module speaks in records ([`Org`], [`KeyRecord`],
+//! [`NewEvent`], …) and in the two traits below; SQL of any dialect never
+//! leaves an engine module. Writes happen inside a [`Txn`] opened by
+//! [`Storage::write`], which the sequencer drives (one group commit per
+//! call); reads are plain methods that may run concurrently with it.
+
+pub mod sqlite;
+
+use sealtrail_tlog::{Frontier, Hash};
+
+/// An organization's internal numeric key; never shown to clients.
+pub type OrgKey = i64;
+
+/// What can go wrong in storage.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// No such record.
+    #[error("{0}")]
+    NotFound(String),
+    /// A uniqueness or state conflict.
+    #[error("{0}")]
+    Conflict(String),
+    /// The engine cannot serve now (shutting down, locked too long).
+    #[error("{0}")]
+    Unavailable(String),
+    /// Stored data failed a consistency check.
+    #[error("stored data is inconsistent: {0}")]
+    Corrupt(String),
+    /// Any other engine failure.
+    #[error("storage engine error: {0}")]
+    Engine(String),
+}
+
+/// Result alias for storage calls.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// An organization: the tenant boundary and the owner of one log.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Org {
+    /// Internal key.
+    pub key: OrgKey,
+    /// Public id, e.g. `org_…`.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// The parent organization, if linked.
+    pub parent: Option<OrgKey>,
+    /// The root of this organization's tree (itself when it has no parent).
+    pub tree: OrgKey,
+    /// Whether recording is on.
+    pub enabled: bool,
+    /// When recording was last switched on (ms since epoch).
+    pub logging_enabled_at: Option<i64>,
+    /// When recording was last switched off (ms since epoch).
+    pub logging_disabled_at: Option<i64>,
+    /// When the organization was created (ms since epoch).
+    pub created_ms: i64,
+    /// Retention of event bodies in days; `None` keeps them forever.
+    pub retention_days: Option<u32>,
+}
+
+/// The kind of a credential, which decides the plane it opens.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyKind {
+    /// The operator plane: organizations, enablement, keys.
+    Operator,
+    /// A source writing events for one product of one organization tree.
+    Ingest,
+    /// A reader of the compliance plane with fixed scopes.
+    Compliance,
+}
+
+impl KeyKind {
+    /// Stable storage name.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            KeyKind::Operator => "operator",
+            KeyKind::Ingest => "ingest",
+            KeyKind::Compliance => "compliance",
+        }
+    }
+
+    /// Parses the storage name.
+    pub fn parse(s: &str) -> Option<KeyKind> {
+        match s {
+            "operator" => Some(KeyKind::Operator),
+            "ingest" => Some(KeyKind::Ingest),
+            "compliance" => Some(KeyKind::Compliance),
+            _ => None,
+        }
+    }
+}
+
+/// A stored credential. Only the hash of its secret is kept.
+#[derive(Clone, Debug, PartialEq)]
+pub struct KeyRecord {
+    /// Public key id, e.g. `key_…`.
+    pub id: String,
+    /// Which plane it opens.
+    pub kind: KeyKind,
+    /// SHA-256 of the secret part of the token.
+    pub secret_hash: [u8; 32],
+    /// The organization it is scoped to (none for the operator key).
+    pub org: Option<OrgKey>,
+    /// The product an ingest key writes for.
+    pub product: Option<String>,
+    /// Compliance scopes, by name.
+    pub scopes: Vec<String>,
+    /// A label chosen by whoever created it.
+    pub name: String,
+    /// Creation time (ms).
+    pub created_ms: i64,
+    /// Expiry (ms), if any.
+    pub expires_ms: Option<i64>,
+    /// Revocation time (ms), if revoked.
+    pub revoked_ms: Option<i64>,
+}
+
+/// The head of one organization's log: its size and right edge.
+#[derive(Clone, Debug)]
+pub struct LogHead {
+    /// The organization.
+    pub org: OrgKey,
+    /// The compact range over all leaves; its size is the next sequence.
+    pub frontier: Frontier,
+}
+
+/// A fully sequenced event, ready to persist.
+#[derive(Clone, Debug)]
+pub struct NewEvent {
+    /// Global commit sequence (also the row id).
+    pub gseq: u64,
+    /// Tree root organization.
+    pub tree: OrgKey,
+    /// Owning organization.
+    pub org: OrgKey,
+    /// Position in the organization's log (leaf index).
+    pub seq: u64,
+    /// Activity type name.
+    pub activity_type: String,
+    /// Category name.
+    pub category: &'static str,
+    /// Product name.
+    pub product: Option<String>,
+    /// Source clock, ms.
+    pub created_ms: i64,
+    /// Store clock, ms.
+    pub received_ms: i64,
+    /// Actor id (pseudonymous identifier, kept in the clear for filtering).
+    pub actor_id: Option<String>,
+    /// Keyed blind index of the actor's email.
+    pub actor_email_bi: Option<Vec<u8>>,
+    /// Keyed blind index of the actor's IP address.
+    pub ip_bi: Option<Vec<u8>>,
+    /// API key the actor acted through.
+    pub api_key_id: Option<String>,
+    /// Target id.
+    pub target_id: Option<String>,
+    /// `success` or `failure`.
+    pub outcome: &'static str,
+    /// The source's own event id, for idempotency.
+    pub source_event_id: Option<String>,
+    /// Canonical leaf entry (no personal data in it).
+    pub entry: Vec<u8>,
+    /// `leaf_hash(entry)`.
+    pub leaf: Hash,
+    /// Encrypted personal data envelopes.
+    pub pii: Option<Vec<u8>>,
+    /// Subject references whose data is in `pii` (for erasure).
+    pub subjects: Vec<Vec<u8>>,
+}
+
+/// An event as read back.
+#[derive(Clone, Debug)]
+pub struct StoredEvent {
+    /// Global commit sequence.
+    pub gseq: u64,
+    /// Owning organization.
+    pub org: OrgKey,
+    /// Leaf index.
+    pub seq: u64,
+    /// Store clock, ms.
+    pub received_ms: i64,
+    /// The canonical entry; `None` once pruned by retention.
+    pub entry: Option<Vec<u8>>,
+    /// The leaf hash (always kept).
+    pub leaf: Hash,
+    /// Encrypted personal data, if any remains.
+    pub pii: Option<Vec<u8>>,
+}
+
+/// An activity-type filter term: exact name or `prefix.*`.
+#[derive(Clone, Debug, PartialEq)]
+pub enum TypePattern {
+    /// Every type.
+    All,
+    /// Exactly this type.
+    Exact(String),
+    /// Every type starting with this prefix (which ends in a dot).
+    Prefix(String),
+}
+
+/// Scan direction over the global commit sequence.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scan {
+    /// Newest first.
+    Desc,
+    /// Oldest first.
+    Asc,
+}
+
+/// A feed query, already resolved to storage terms by the feed layer.
+#[derive(Clone, Debug, Default)]
+pub struct EventQuery {
+    /// The organizations in scope (never empty for a real query).
+    pub orgs: Vec<OrgKey>,
+    /// Their trees, so the engine can use its per-tree index.
+    pub trees: Vec<OrgKey>,
+    /// Include only these types (empty: all).
+    pub types: Vec<TypePattern>,
+    /// Exclude these types.
+    pub exclude_types: Vec<TypePattern>,
+    /// Actor ids.
+    pub actor_ids: Vec<String>,
+    /// Blind indexes of actor emails.
+    pub actor_email_bis: Vec<Vec<u8>>,
+    /// API key ids.
+    pub api_key_ids: Vec<String>,
+    /// Target ids.
+    pub target_ids: Vec<String>,
+    /// Categories.
+    pub categories: Vec<String>,
+    /// Products.
+    pub products: Vec<String>,
+    /// Blind indexes of one IP address (one per organization in scope).
+    pub ip_bis: Vec<Vec<u8>>,
+    /// `success` or `failure`.
+    pub outcome: Option<String>,
+    /// `created_at` lower bound (ms, inclusive).
+    pub created_from: Option<i64>,
+    /// `created_at` upper bound (ms, exclusive).
+    pub created_until: Option<i64>,
+    /// Only events strictly beyond this gseq in scan order.
+    pub cursor_gseq: Option<u64>,
+    /// Scan order.
+    pub scan: Option<Scan>,
+    /// Maximum rows.
+    pub limit: usize,
+}
+
+/// A signed checkpoint as stored.
+#[derive(Clone, Debug)]
+pub struct CheckpointRecord {
+    /// The organization.
+    pub org: OrgKey,
+    /// Tree size it commits to.
+    pub size: u64,
+    /// Root hash at that size.
+    pub root: Hash,
+    /// The whole signed note.
+    pub note: String,
+    /// When it was signed (ms).
+    pub signed_ms: i64,
+}
+
+/// A per-subject data key, wrapped under the server's master key.
+#[derive(Clone, Debug)]
+pub struct SubjectKeyRecord {
+    /// The organization whose log holds the subject's data. Keys are per
+    /// organization so that relinking trees never changes a pseudonym.
+    pub org: OrgKey,
+    /// Keyed pseudonym of the subject.
+    pub subject: Vec<u8>,
+    /// The wrapped key; `None` once erased.
+    pub wrapped: Option<Vec<u8>>,
+    /// When created (ms).
+    pub created_ms: i64,
+    /// When erased (ms).
+    pub erased_ms: Option<i64>,
+}
+
+/// The writes of one group commit. Methods are called by the sequencer in
+/// a single transaction that [`Storage::write`] commits durably (or rolls
+/// back entirely) when the closure returns.
+pub trait Txn {
+    /// Reads (and, on engines with concurrent writers, locks) a log head.
+    fn log_head(&mut self, org: OrgKey) -> StoreResult<LogHead>;
+    /// Stores a log head after appending.
+    fn set_log_head(&mut self, head: &LogHead) -> StoreResult<()>;
+    /// The next global commit sequence number (and reserves it).
+    fn next_gseq(&mut self) -> StoreResult<u64>;
+    /// An earlier event of this organization and product with the same
+    /// source event id, as `(gseq, seq, received_ms)`.
+    fn find_source_event(
+        &mut self,
+        org: OrgKey,
+        product: &str,
+        source_event_id: &str,
+    ) -> StoreResult<Option<(u64, u64, i64)>>;
+    /// Persists an event.
+    fn insert_event(&mut self, ev: &NewEvent) -> StoreResult<()>;
+    /// Persists the hash of a complete subtree.
+    fn insert_node(&mut self, org: OrgKey, level: u32, index: u64, hash: &Hash) -> StoreResult<()>;
+    /// Creates an organization and returns its key.
+    fn insert_org(&mut self, org: &Org) -> StoreResult<OrgKey>;
+    /// Updates the mutable fields of an organization.
+    fn update_org(&mut self, org: &Org) -> StoreResult<()>;
+    /// Moves an organization's events to another tree (after linking).
+    fn set_events_tree(&mut self, org: OrgKey, tree: OrgKey) -> StoreResult<()>;
+    /// Reads a subject key.
+    fn subject_key(&mut self, org: OrgKey, subject: &[u8])
+    -> StoreResult<Option<SubjectKeyRecord>>;
+    /// Stores (or replaces) a subject key.
+    fn put_subject_key(&mut self, rec: &SubjectKeyRecord) -> StoreResult<()>;
+}
+
+/// A storage engine.
+pub trait Storage: Send + Sync + 'static {
+    /// Runs `f` in one write transaction and commits it durably.
+    fn write(&self, f: &mut dyn FnMut(&mut dyn Txn) -> StoreResult<()>) -> StoreResult<()>;
+
+    /// All organizations.
+    fn orgs(&self) -> StoreResult<Vec<Org>>;
+
+    /// Inserts a credential.
+    fn insert_key(&self, key: &KeyRecord) -> StoreResult<()>;
+    /// A credential by id.
+    fn key(&self, id: &str) -> StoreResult<Option<KeyRecord>>;
+    /// Credentials, optionally of one organization.
+    fn keys(&self, org: Option<OrgKey>) -> StoreResult<Vec<KeyRecord>>;
+    /// Marks a credential revoked.
+    fn revoke_key(&self, id: &str, at_ms: i64) -> StoreResult<()>;
+
+    /// Events matching a query, in scan order.
+    fn query(&self, q: &EventQuery) -> StoreResult<Vec<StoredEvent>>;
+    /// One event by global sequence.
+    fn event_by_gseq(&self, gseq: u64) -> StoreResult<Option<StoredEvent>>;
+    /// One event by position in its log.
+    fn event_by_seq(&self, org: OrgKey, seq: u64) -> StoreResult<Option<StoredEvent>>;
+    /// The latest global sequence committed (0 when empty).
+    fn max_gseq(&self) -> StoreResult<u64>;
+
+    /// Leaf hashes `[start, end)` of a log, in order.
+    fn leaf_hashes(&self, org: OrgKey, start: u64, end: u64) -> StoreResult<Vec<Hash>>;
+    /// A stored complete-subtree hash.
+    fn node(&self, org: OrgKey, level: u32, index: u64) -> StoreResult<Option<Hash>>;
+    /// Stored complete-subtree hashes `[start, end)` of one level, in order;
+    /// fails if any is missing.
+    fn nodes(&self, org: OrgKey, level: u32, start: u64, end: u64) -> StoreResult<Vec<Hash>>;
+    /// The committed head of a log.
+    fn head(&self, org: OrgKey) -> StoreResult<LogHead>;
+
+    /// Stores a signed checkpoint.
+    fn insert_checkpoint(&self, cp: &CheckpointRecord) -> StoreResult<()>;
+    /// The newest checkpoint of a log.
+    fn latest_checkpoint(&self, org: OrgKey) -> StoreResult<Option<CheckpointRecord>>;
+    /// The smallest checkpoint whose size is at least `size`.
+    fn checkpoint_covering(&self, org: OrgKey, size: u64) -> StoreResult<Option<CheckpointRecord>>;
+
+    /// Subject keys by pseudonym, for decryption on read.
+    fn subject_keys(&self, org: OrgKey, subjects: &[Vec<u8>])
+    -> StoreResult<Vec<SubjectKeyRecord>>;
+
+    /// Approximate bytes used on disk.
+    fn disk_bytes(&self) -> StoreResult<u64>;
+    /// Whether the engine can serve (for `/readyz`).
+    fn ping(&self) -> StoreResult<()>;
+}
