@@ -272,6 +272,7 @@ const BUILTINS: &[Builtin] = &[
     b("compliance.export_created", Compliance, "An evidence export was produced.", NONE, NONE, API_ACTIVITY, 1),
     b("compliance.subject_erased", Compliance, "A data subject's personal data was erased.", TID, NONE, ENTITY_MANAGEMENT, 4),
     b("compliance.retention_changed", Compliance, "The retention period was changed.", NONE, NONE, ENTITY_MANAGEMENT, 3),
+    b("compliance.retention_pruned", Compliance, "Event bodies past retention were pruned; their leaves remain.", NONE, NONE, ENTITY_MANAGEMENT, 4),
     b("compliance.legal_hold_set", Compliance, "A legal hold was placed.", NONE, NONE, ENTITY_MANAGEMENT, 1),
     b("compliance.legal_hold_released", Compliance, "A legal hold was released.", NONE, NONE, ENTITY_MANAGEMENT, 4),
     b("compliance.sink_changed", Compliance, "A delivery sink was created, changed or removed.", NONE, NONE, ENTITY_MANAGEMENT, 3),

@@ -84,6 +84,7 @@ fn builtin_catalog_lists_every_spec_type() {
         "compliance.export_created",
         "compliance.subject_erased",
         "compliance.retention_changed",
+        "compliance.retention_pruned",
         "compliance.legal_hold_set",
         "compliance.legal_hold_released",
         "compliance.sink_changed",
@@ -91,13 +92,13 @@ fn builtin_catalog_lists_every_spec_type() {
         "compliance.review_attested",
     ];
     assert_eq!(names, expected);
-    assert_eq!(c.len(), 51);
+    assert_eq!(c.len(), 52);
     assert!(!c.is_empty());
     let count = |cat: Category| c.iter().filter(|t| t.category == cat).count();
     assert_eq!(count(Category::Admin), 25);
     assert_eq!(count(Category::Resource), 8);
     assert_eq!(count(Category::Agent), 5);
-    assert_eq!(count(Category::Compliance), 13);
+    assert_eq!(count(Category::Compliance), 14);
     assert_eq!(Catalog::VERSION, "2026-12-01");
 }
 
@@ -138,7 +139,7 @@ fn custom_type_registration_and_schema_enforcement() {
         additional_properties: false,
     });
     let catalog = Catalog::with_custom(vec![cfg, custom("acme.invoice.voided")]).unwrap();
-    assert_eq!(catalog.len(), 53);
+    assert_eq!(catalog.len(), 54);
     let def = catalog.get("acme.invoice.paid").unwrap();
     assert!(!def.builtin);
     assert_eq!(def.category, Category::Resource);

@@ -37,6 +37,12 @@ pub struct Config {
     /// Default retention (days) for organizations that set none; 0 keeps
     /// everything.
     pub default_retention_days: u32,
+    /// Smallest retention an organization may set (days).
+    pub retention_min_days: u32,
+    /// Largest retention an organization may set (days).
+    pub retention_max_days: u32,
+    /// How often the pruner runs (seconds).
+    pub prune_interval_secs: u64,
 }
 
 /// The event limits as written in the config file.
@@ -88,6 +94,9 @@ impl Default for Config {
             limits: LimitsConfig::default(),
             activity_types: Vec::new(),
             default_retention_days: 0,
+            retention_min_days: 1,
+            retention_max_days: 36_500,
+            prune_interval_secs: 3600,
         }
     }
 }
@@ -135,6 +144,12 @@ impl Config {
         if let Some(v) = get("SEALTRAIL_CHECKPOINT_INTERVAL_MS") {
             self.checkpoint_interval_ms = parse("SEALTRAIL_CHECKPOINT_INTERVAL_MS", v)?;
         }
+        if let Some(v) = get("SEALTRAIL_DEFAULT_RETENTION_DAYS") {
+            self.default_retention_days = parse("SEALTRAIL_DEFAULT_RETENTION_DAYS", v)?;
+        }
+        if let Some(v) = get("SEALTRAIL_PRUNE_INTERVAL_SECS") {
+            self.prune_interval_secs = parse("SEALTRAIL_PRUNE_INTERVAL_SECS", v)?;
+        }
         if let Some(v) = get("SEALTRAIL_RATE_LIMIT_PER_MINUTE") {
             self.rate_limit_per_minute = parse("SEALTRAIL_RATE_LIMIT_PER_MINUTE", v)?;
         }
@@ -156,6 +171,12 @@ impl Config {
         }
         if self.rate_limit_per_minute == 0 {
             anyhow::bail!("rate_limit_per_minute must be at least 1");
+        }
+        if self.retention_min_days > self.retention_max_days {
+            anyhow::bail!("retention_min_days must not exceed retention_max_days");
+        }
+        if self.prune_interval_secs == 0 {
+            anyhow::bail!("prune_interval_secs must be at least 1");
         }
         if self.max_batch_jobs == 0 {
             anyhow::bail!("max_batch_jobs must be at least 1");

@@ -70,29 +70,10 @@ pub async fn create_org(
         created_ms: now_ms(),
         retention_days: None,
     };
-    let res = app
-        .sequencer
-        .run(move |b| {
-            let r = b.insert_org(org);
-            if let Err(e) = &r {
-                b.fail(e);
-            }
-            r
-        })
-        .await;
-    match res {
-        Ok(Ok(o)) => Ok(o),
-        Ok(Err(StoreError::Conflict(m))) | Err(StoreError::Conflict(m)) => {
-            Err(ApiError::conflict(m))
-        }
-        Ok(Err(e)) | Err(e) => {
-            if e.to_string().contains("already exists") {
-                Err(ApiError::conflict(e.to_string()))
-            } else {
-                Err(e.into())
-            }
-        }
-    }
+    app.sequencer
+        .run_atomic(move |b| b.insert_org(org))
+        .await
+        .map_err(Into::into)
 }
 
 /// Links a root organization (and everything below it) under a parent, so
@@ -129,13 +110,11 @@ pub async fn link_org(app: &App, child_id: &str, parent_id: &str) -> Result<Org,
     }
     let result = updated.iter().find(|o| o.key == child.key).cloned();
     app.sequencer
-        .run(move |b| {
+        .run_atomic(move |b| {
             for o in updated {
-                if let Err(e) = b.update_org(o) {
-                    b.fail(&e);
-                    return;
-                }
+                b.update_org(o)?;
             }
+            Ok(())
         })
         .await?;
     result.ok_or_else(|| not_found_org(child_id))
@@ -158,7 +137,7 @@ pub async fn set_enabled(
     let key = by_key.to_string();
     let out = app
         .sequencer
-        .run(move |b| -> Result<Org, StoreError> {
+        .run_atomic(move |b| -> Result<Org, StoreError> {
             let now = now_ms();
             let mut o = b.org_now(org.key).unwrap_or(org);
             let ty = if enabled {
@@ -186,7 +165,7 @@ pub async fn set_enabled(
             }
             Ok(o)
         })
-        .await?;
+        .await;
     out.map_err(Into::into)
 }
 
@@ -320,11 +299,7 @@ async fn record_key_event(
     );
     let org = org.clone();
     app.sequencer
-        .run(move |b| {
-            if let Err(e) = append_own(b, &catalog, &org, &ev) {
-                b.fail(&e);
-            }
-        })
+        .run_atomic(move |b| append_own(b, &catalog, &org, &ev))
         .await?;
     Ok(())
 }

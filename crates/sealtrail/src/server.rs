@@ -50,6 +50,11 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     let cp_stop = stop_rx.clone();
     let interval = Duration::from_millis(app.config.checkpoint_interval_ms);
     let checkpointer = tokio::spawn(crate::log::checkpoint::run(cp_app, interval, cp_stop));
+    let pruner = tokio::spawn(crate::privacy::retention::run(
+        app.clone(),
+        Duration::from_secs(app.config.prune_interval_secs),
+        stop_rx.clone(),
+    ));
     let mut srv_stop = stop_rx.clone();
     let stop_after = stop_tx.clone();
     let task = tokio::spawn(async move {
@@ -67,6 +72,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         }
         let _ = stop_after.send(true);
         let _ = checkpointer.await;
+        let _ = pruner.await;
     });
     Ok(Running {
         addr,

@@ -25,7 +25,7 @@ fn audit(app: &AppState, r: &Reader, endpoint: &str, raw_query: &str, count: Opt
             &org,
             &r.key_id,
             endpoint,
-            filters_echo(raw_query),
+            filters_echo(raw_query, &app.master, &org.id),
             count,
         );
     }

@@ -7,6 +7,7 @@ pub mod docs;
 pub mod ingest;
 pub mod operator;
 pub mod ops;
+pub mod privacy;
 
 use std::sync::Arc;
 
@@ -55,6 +56,17 @@ pub fn router(app: AppState) -> Router {
             "/v1/compliance/integrity/consistency",
             get(compliance::consistency),
         )
+        .route("/v1/compliance/erasures", post(privacy::erase))
+        .route("/v1/compliance/erasures/{id}", get(privacy::erasure_status))
+        .route(
+            "/v1/compliance/retention",
+            get(privacy::get_retention).put(privacy::set_retention),
+        )
+        .route(
+            "/v1/compliance/legal_holds",
+            get(privacy::list_holds).post(privacy::place_hold),
+        )
+        .route("/v1/compliance/legal_holds/{id}/release", post(privacy::release_hold))
         .route(
             "/v1/operator/organizations",
             get(operator::list_orgs).post(operator::create_org),

@@ -554,3 +554,120 @@ pub async fn activities(cmd: ActivitiesCmd) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// `sealtrail privacy …` (compliance key with `delete:subject_data`).
+#[derive(Subcommand, Debug)]
+pub enum PrivacyCmd {
+    /// Erase a data subject's personal data (GDPR Art. 17); proofs stay valid.
+    Erase {
+        /// The subject's id as sources send it.
+        #[arg(long = "subject-id")]
+        subject_id: Option<String>,
+        /// The subject's email.
+        #[arg(long)]
+        email: Option<String>,
+        /// Limit to these organizations (default: every one the key reads).
+        #[arg(long = "org")]
+        orgs: Vec<String>,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Show an erasure's status.
+    Erasure {
+        /// Erasure id (`era_…`).
+        id: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Show retention, or set it with --org and --days (or --keep-forever).
+    Retention {
+        /// Organization to set.
+        #[arg(long = "org")]
+        org: Option<String>,
+        /// Days to keep event bodies.
+        #[arg(long)]
+        days: Option<u32>,
+        /// Clear the organization's retention (keep bodies forever).
+        #[arg(long)]
+        keep_forever: bool,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Place a legal hold on an organization, or on a subject in it.
+    Hold {
+        /// Organization id.
+        #[arg(long = "org")]
+        org: String,
+        /// Hold only this subject (by id).
+        #[arg(long = "subject-id")]
+        subject_id: Option<String>,
+        /// Hold only this subject (by email).
+        #[arg(long)]
+        email: Option<String>,
+        /// Case reference.
+        #[arg(long)]
+        reason: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Release a legal hold.
+    Release {
+        /// Hold id (`hold_…`).
+        id: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// List legal holds.
+    Holds {
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+}
+
+/// Runs `sealtrail privacy …`.
+pub async fn privacy(cmd: PrivacyCmd) -> anyhow::Result<()> {
+    use reqwest::Method;
+    match cmd {
+        PrivacyCmd::Erase { subject_id, email, orgs, client } => {
+            let h = Http::new(&client)?;
+            let body = json!({"subject": {"id": subject_id, "email": email}, "organization_ids": orgs});
+            print(&h.send(Method::POST, "/v1/compliance/erasures", &[], Some(body)).await?);
+        }
+        PrivacyCmd::Erasure { id, client } => {
+            let h = Http::new(&client)?;
+            print(&h.send(Method::GET, &format!("/v1/compliance/erasures/{id}"), &[], None).await?);
+        }
+        PrivacyCmd::Retention { org, days, keep_forever, client } => {
+            let h = Http::new(&client)?;
+            match org {
+                Some(org) => {
+                    if days.is_none() && !keep_forever {
+                        anyhow::bail!("give --days N or --keep-forever");
+                    }
+                    let body = json!({"organization_id": org, "days": if keep_forever { None } else { days }});
+                    print(&h.send(Method::PUT, "/v1/compliance/retention", &[], Some(body)).await?);
+                }
+                None => print(&h.send(Method::GET, "/v1/compliance/retention", &[], None).await?),
+            }
+        }
+        PrivacyCmd::Hold { org, subject_id, email, reason, client } => {
+            let h = Http::new(&client)?;
+            let subject = if subject_id.is_some() || email.is_some() {
+                json!({"id": subject_id, "email": email})
+            } else {
+                Value::Null
+            };
+            let body = json!({"organization_id": org, "subject": subject, "reason": reason});
+            print(&h.send(Method::POST, "/v1/compliance/legal_holds", &[], Some(body)).await?);
+        }
+        PrivacyCmd::Release { id, client } => {
+            let h = Http::new(&client)?;
+            print(&h.send(Method::POST, &format!("/v1/compliance/legal_holds/{id}/release"), &[], None).await?);
+        }
+        PrivacyCmd::Holds { client } => {
+            let h = Http::new(&client)?;
+            print(&h.send(Method::GET, "/v1/compliance/legal_holds", &[], None).await?);
+        }
+    }
+    Ok(())
+}

@@ -72,6 +72,9 @@ pub enum Command {
     /// Read the compliance feed (compliance key).
     #[command(subcommand)]
     Activities(client::ActivitiesCmd),
+    /// Erasure, retention and legal holds (compliance key).
+    #[command(subcommand)]
+    Privacy(client::PrivacyCmd),
 }
 
 /// Runs the command line.
@@ -81,6 +84,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Orgs(c) => client::orgs(c).await,
         Command::Keys(c) => client::keys(c).await,
         Command::Activities(c) => client::activities(c).await,
+        Command::Privacy(c) => client::privacy(c).await,
     }
 }
 

@@ -163,7 +163,9 @@ impl Batch<'_> {
         r
     }
 
-    /// Marks the batch failed: it will be rolled back.
+    /// Marks the current job failed: its writes are rolled back to its
+    /// savepoint when it returns. The job must report the error through its
+    /// own output, since its completion is not told.
     pub fn fail(&mut self, e: &StoreError) {
         if self.failed.is_none() {
             self.failed = Some(e.to_string());
@@ -328,6 +330,22 @@ impl Sequencer {
         rrx
     }
 
+    /// Runs a job whose error undoes all its writes (its savepoint is
+    /// rolled back), and waits until the rest is durable.
+    pub async fn run_atomic<T: Send + 'static>(
+        &self,
+        job: impl FnOnce(&mut Batch<'_>) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        self.run(move |b| {
+            let r = job(b);
+            if let Err(e) = &r {
+                b.fail(e);
+            }
+            r
+        })
+        .await?
+    }
+
     /// Runs a job and waits until it is durable.
     pub async fn run<T: Send + 'static>(
         &self,
@@ -401,10 +419,38 @@ fn run(
                 failed: None,
             };
             for job in jobs_iter.take().unwrap_or_default() {
-                completions.push(job(&mut batch));
-            }
-            if let Some(e) = batch.failed.take() {
-                return Err(StoreError::Engine(e));
+                // Each job runs inside a savepoint: a job that fails is undone
+                // alone (in storage and in the batch's memory) and told why;
+                // the others still commit.
+                let snap = (
+                    batch.heads.clone(),
+                    batch.new_keys.len(),
+                    batch.dropped_keys.len(),
+                    batch.org_updates.len(),
+                    batch.appended,
+                    batch.last_gseq,
+                );
+                batch.txn.savepoint()?;
+                let c = job(&mut batch);
+                match batch.failed.take() {
+                    None => {
+                        batch.txn.release_savepoint()?;
+                        completions.push(c);
+                    }
+                    Some(why) => {
+                        batch.txn.rollback_savepoint()?;
+                        batch.heads = snap.0;
+                        batch.new_keys.truncate(snap.1);
+                        batch.dropped_keys.truncate(snap.2);
+                        batch.org_updates.truncate(snap.3);
+                        batch.appended = snap.4;
+                        batch.last_gseq = snap.5;
+                        // The job reports its own error through its output;
+                        // its writes are gone whatever the commit does.
+                        tracing::debug!(reason = %why, "a job was rolled back to its savepoint");
+                        completions.push(Box::new(move |_res: Result<(), &StoreError>| c(Ok(()))));
+                    }
+                }
             }
             let heads: Vec<LogHead> = batch.heads.drain().map(|(_, h)| h).collect();
             for h in &heads {

@@ -7,4 +7,6 @@
 //! exactly as they were, but nobody can open them any more.
 
 pub mod crypto;
+pub mod erasure;
+pub mod retention;
 pub mod split;

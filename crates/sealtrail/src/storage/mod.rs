@@ -183,6 +183,10 @@ pub struct StoredEvent {
     pub seq: u64,
     /// Store clock, ms.
     pub received_ms: i64,
+    /// Activity type (kept after pruning).
+    pub activity_type: String,
+    /// Source clock, ms (kept after pruning).
+    pub created_ms: i64,
     /// The canonical entry; `None` once pruned by retention.
     pub entry: Option<Vec<u8>>,
     /// The leaf hash (always kept).
@@ -281,10 +285,47 @@ pub struct SubjectKeyRecord {
     pub erased_ms: Option<i64>,
 }
 
+/// An event that holds personal data of a subject, as erasure sees it.
+#[derive(Clone, Debug)]
+pub struct SubjectEvent {
+    /// Global sequence.
+    pub gseq: u64,
+    /// Actor id of the event.
+    pub actor_id: Option<String>,
+    /// Sealed envelopes.
+    pub pii: Option<Vec<u8>>,
+    /// Subject references (16 bytes each, concatenated).
+    pub subjects: Vec<u8>,
+}
+
+/// A legal hold: blocks erasure and pruning for an organization (and its
+/// descendants) or for one subject in it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LegalHold {
+    /// Public id, `hold_…`.
+    pub id: String,
+    /// The organization.
+    pub org: OrgKey,
+    /// The subject pseudonym, or `None` for the whole organization.
+    pub subject: Option<Vec<u8>>,
+    /// Why (a case reference, not personal data).
+    pub reason: String,
+    /// When placed (ms).
+    pub created_ms: i64,
+    /// When released (ms).
+    pub released_ms: Option<i64>,
+}
+
 /// The writes of one group commit. Methods are called by the sequencer in
 /// a single transaction that [`Storage::write`] commits durably (or rolls
 /// back entirely) when the closure returns.
 pub trait Txn {
+    /// Marks a point the transaction can return to (one job's start).
+    fn savepoint(&mut self) -> StoreResult<()>;
+    /// Undoes everything since the last savepoint and drops it.
+    fn rollback_savepoint(&mut self) -> StoreResult<()>;
+    /// Keeps everything since the last savepoint and drops it.
+    fn release_savepoint(&mut self) -> StoreResult<()>;
     /// Reads (and, on engines with concurrent writers, locks) a log head.
     fn log_head(&mut self, org: OrgKey) -> StoreResult<LogHead>;
     /// Stores a log head after appending.
@@ -314,6 +355,26 @@ pub trait Txn {
     -> StoreResult<Option<SubjectKeyRecord>>;
     /// Stores (or replaces) a subject key.
     fn put_subject_key(&mut self, rec: &SubjectKeyRecord) -> StoreResult<()>;
+    /// Events of an organization whose envelopes include a subject.
+    fn events_with_subject(&mut self, org: OrgKey, subject: &[u8]) -> StoreResult<Vec<SubjectEvent>>;
+    /// Replaces an event's personal-data columns (erasure).
+    fn set_event_pii(
+        &mut self,
+        gseq: u64,
+        pii: Option<&[u8]>,
+        subjects: &[u8],
+        clear_actor_index: bool,
+    ) -> StoreResult<()>;
+    /// Removes bodies and personal data of an organization's events with
+    /// `seq < below_seq`, except events holding any of `keep_subjects`;
+    /// leaves stay. Returns how many events were pruned.
+    fn prune(&mut self, org: OrgKey, below_seq: u64, keep_subjects: &[Vec<u8>]) -> StoreResult<u64>;
+    /// Places a legal hold.
+    fn insert_hold(&mut self, hold: &LegalHold) -> StoreResult<()>;
+    /// Releases a legal hold; false if it was not active.
+    fn release_hold(&mut self, id: &str, at_ms: i64) -> StoreResult<bool>;
+    /// Stores an erasure record (a JSON document).
+    fn put_erasure(&mut self, id: &str, body: &str) -> StoreResult<()>;
 }
 
 /// A storage engine.
@@ -362,6 +423,14 @@ pub trait Storage: Send + Sync + 'static {
     /// Subject keys by pseudonym, for decryption on read.
     fn subject_keys(&self, org: OrgKey, subjects: &[Vec<u8>])
     -> StoreResult<Vec<SubjectKeyRecord>>;
+
+    /// Legal holds, active and released.
+    fn holds(&self) -> StoreResult<Vec<LegalHold>>;
+    /// An erasure record.
+    fn erasure(&self, id: &str) -> StoreResult<Option<String>>;
+    /// Makes removed data unrecoverable from the engine's files (write-ahead
+    /// log, free pages).
+    fn scrub(&self) -> StoreResult<()>;
 
     /// Approximate bytes used on disk.
     fn disk_bytes(&self) -> StoreResult<u64>;

@@ -89,6 +89,18 @@ CREATE TABLE IF NOT EXISTS checkpoints(
   signed_ms INTEGER NOT NULL,
   PRIMARY KEY(org, size)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS legal_holds(
+  id TEXT PRIMARY KEY,
+  org INTEGER NOT NULL,
+  subject BLOB,
+  reason TEXT NOT NULL,
+  created_ms INTEGER NOT NULL,
+  released_ms INTEGER
+);
+CREATE TABLE IF NOT EXISTS erasures(
+  id TEXT PRIMARY KEY,
+  body TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS subject_keys(
   org INTEGER NOT NULL,
   subject BLOB NOT NULL,
@@ -189,19 +201,6 @@ impl SqliteStore {
         out
     }
 
-    /// Runs a maintenance statement on the writer connection (used by
-    /// erasure and pruning to reclaim and scrub pages).
-    pub fn scrub(&self) -> StoreResult<()> {
-        let conn = self
-            .writer
-            .lock()
-            .map_err(|_| StoreError::Unavailable("writer poisoned".into()))?;
-        conn.execute_batch(
-            "PRAGMA wal_checkpoint(TRUNCATE); VACUUM; PRAGMA wal_checkpoint(TRUNCATE);",
-        )
-        .map_err(eng)
-    }
-
     /// Executes arbitrary SQL on the writer; for tests that tamper with the
     /// file and for operator maintenance commands.
     pub fn execute_raw(&self, sql: &str) -> StoreResult<()> {
@@ -278,7 +277,7 @@ fn finish_key(t: (KeyRecord, Vec<u8>, String)) -> StoreResult<KeyRecord> {
 
 const KEY_COLS: &str =
     "id, kind, secret_hash, org, product, scopes, name, created_ms, expires_ms, revoked_ms";
-const EVENT_COLS: &str = "gseq, org, seq, received_ms, entry, leaf, pii";
+const EVENT_COLS: &str = "gseq, org, seq, received_ms, entry, leaf, pii, type, created_ms";
 
 fn event_from_row(r: &Row<'_>) -> rusqlite::Result<(StoredEvent, Vec<u8>)> {
     let leaf: Vec<u8> = r.get(5)?;
@@ -291,6 +290,8 @@ fn event_from_row(r: &Row<'_>) -> rusqlite::Result<(StoredEvent, Vec<u8>)> {
             entry: r.get(4)?,
             leaf: [0; 32],
             pii: r.get(6)?,
+            activity_type: r.get(7)?,
+            created_ms: r.get(8)?,
         },
         leaf,
     ))
@@ -323,6 +324,19 @@ struct SqliteTxn<'a> {
 }
 
 impl Txn for SqliteTxn<'_> {
+    fn savepoint(&mut self) -> StoreResult<()> {
+        self.tx.execute_batch("SAVEPOINT job").map_err(eng)
+    }
+
+    fn rollback_savepoint(&mut self) -> StoreResult<()> {
+        self.tx
+            .execute_batch("ROLLBACK TO job; RELEASE job")
+            .map_err(eng)
+    }
+
+    fn release_savepoint(&mut self) -> StoreResult<()> {
+        self.tx.execute_batch("RELEASE job").map_err(eng)
+    }
     fn log_head(&mut self, org: OrgKey) -> StoreResult<LogHead> {
         head_in(self.tx, org)
     }
@@ -524,6 +538,129 @@ impl Txn for SqliteTxn<'_> {
             })
             .optional()
             .map_err(eng)
+    }
+
+    fn events_with_subject(&mut self, org: OrgKey, subject: &[u8]) -> StoreResult<Vec<SubjectEvent>> {
+        let mut st = self
+            .tx
+            .prepare_cached(
+                "SELECT gseq, actor_id, pii, subjects FROM events
+                 WHERE org = ? AND subjects IS NOT NULL AND instr(subjects, ?) > 0",
+            )
+            .map_err(eng)?;
+        let rows = st
+            .query_map(params![org, subject], |r| {
+                Ok(SubjectEvent {
+                    gseq: r.get::<_, i64>(0)? as u64,
+                    actor_id: r.get(1)?,
+                    pii: r.get(2)?,
+                    subjects: r.get(3)?,
+                })
+            })
+            .map_err(eng)?;
+        let mut out = Vec::new();
+        for row in rows {
+            let ev = row.map_err(eng)?;
+            // instr() may match across two 16-byte references; keep only
+            // aligned matches.
+            if ev.subjects.chunks(16).any(|c| c == subject) {
+                out.push(ev);
+            }
+        }
+        Ok(out)
+    }
+
+    fn set_event_pii(
+        &mut self,
+        gseq: u64,
+        pii: Option<&[u8]>,
+        subjects: &[u8],
+        clear_actor_index: bool,
+    ) -> StoreResult<()> {
+        let subjects = (!subjects.is_empty()).then_some(subjects);
+        let sql = if clear_actor_index {
+            "UPDATE events SET pii = ?, subjects = ?, actor_email_bi = NULL, ip_bi = NULL WHERE gseq = ?"
+        } else {
+            "UPDATE events SET pii = ?, subjects = ? WHERE gseq = ?"
+        };
+        self.tx
+            .prepare_cached(sql)
+            .map_err(eng)?
+            .execute(params![pii, subjects, gseq as i64])
+            .map_err(eng)?;
+        Ok(())
+    }
+
+    fn prune(&mut self, org: OrgKey, below_seq: u64, keep_subjects: &[Vec<u8>]) -> StoreResult<u64> {
+        if keep_subjects.is_empty() {
+            let n = self
+                .tx
+                .execute(
+                    "UPDATE events SET entry = NULL, pii = NULL, subjects = NULL, actor_email_bi = NULL,
+                     ip_bi = NULL WHERE org = ? AND seq < ? AND entry IS NOT NULL",
+                    params![org, below_seq as i64],
+                )
+                .map_err(eng)?;
+            return Ok(n as u64);
+        }
+        let mut st = self
+            .tx
+            .prepare("SELECT gseq, subjects FROM events WHERE org = ? AND seq < ? AND entry IS NOT NULL")
+            .map_err(eng)?;
+        let rows: Vec<(i64, Option<Vec<u8>>)> = st
+            .query_map(params![org, below_seq as i64], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(eng)?
+            .collect::<Result<_, _>>()
+            .map_err(eng)?;
+        let mut n = 0;
+        for (gseq, subjects) in rows {
+            let held = subjects
+                .as_deref()
+                .is_some_and(|s| s.chunks(16).any(|c| keep_subjects.iter().any(|k| k.as_slice() == c)));
+            if held {
+                continue;
+            }
+            self.tx
+                .execute(
+                    "UPDATE events SET entry = NULL, pii = NULL, subjects = NULL, actor_email_bi = NULL,
+                     ip_bi = NULL WHERE gseq = ?",
+                    [gseq],
+                )
+                .map_err(eng)?;
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    fn insert_hold(&mut self, h: &LegalHold) -> StoreResult<()> {
+        self.tx
+            .execute(
+                "INSERT INTO legal_holds(id, org, subject, reason, created_ms, released_ms) VALUES (?,?,?,?,?,?)",
+                params![h.id, h.org, h.subject, h.reason, h.created_ms, h.released_ms],
+            )
+            .map_err(eng)?;
+        Ok(())
+    }
+
+    fn release_hold(&mut self, id: &str, at_ms: i64) -> StoreResult<bool> {
+        let n = self
+            .tx
+            .execute(
+                "UPDATE legal_holds SET released_ms = ? WHERE id = ? AND released_ms IS NULL",
+                params![at_ms, id],
+            )
+            .map_err(eng)?;
+        Ok(n > 0)
+    }
+
+    fn put_erasure(&mut self, id: &str, body: &str) -> StoreResult<()> {
+        self.tx
+            .execute(
+                "INSERT OR REPLACE INTO erasures(id, body) VALUES (?, ?)",
+                params![id, body],
+            )
+            .map_err(eng)?;
+        Ok(())
     }
 
     fn put_subject_key(&mut self, rec: &SubjectKeyRecord) -> StoreResult<()> {
@@ -933,6 +1070,47 @@ impl Storage for SqliteStore {
             }
             Ok(out)
         })
+    }
+
+    fn holds(&self) -> StoreResult<Vec<LegalHold>> {
+        self.with_reader(|c| {
+            let mut st = c
+                .prepare("SELECT id, org, subject, reason, created_ms, released_ms FROM legal_holds ORDER BY created_ms")
+                .map_err(eng)?;
+            let rows = st
+                .query_map([], |r| {
+                    Ok(LegalHold {
+                        id: r.get(0)?,
+                        org: r.get(1)?,
+                        subject: r.get(2)?,
+                        reason: r.get(3)?,
+                        created_ms: r.get(4)?,
+                        released_ms: r.get(5)?,
+                    })
+                })
+                .map_err(eng)?;
+            rows.collect::<Result<Vec<_>, _>>().map_err(eng)
+        })
+    }
+
+    fn erasure(&self, id: &str) -> StoreResult<Option<String>> {
+        self.with_reader(|c| {
+            c.query_row("SELECT body FROM erasures WHERE id = ?", [id], |r| r.get(0))
+                .optional()
+                .map_err(eng)
+        })
+    }
+
+    fn scrub(&self) -> StoreResult<()> {
+        let conn = self
+            .writer
+            .lock()
+            .map_err(|_| StoreError::Unavailable("writer poisoned".into()))?;
+        // secure_delete already zeroes freed cells in the main file; the
+        // write-ahead log still holds old page images until it is
+        // checkpointed and truncated.
+        conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
+            .map_err(eng)
     }
 
     fn disk_bytes(&self) -> StoreResult<u64> {
