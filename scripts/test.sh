@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Runs Sealtrail's whole test suite on a fresh Debian machine with Rust.
+# It installs what the tests need (as root, with apt-get and pip) when it is
+# missing, then runs formatting, lint and every test of the workspace.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+have() { command -v "$1" >/dev/null 2>&1; }
+# Peers used by the tests: Go with golang.org/x/mod as an independent
+# RFC 6962 / signed-note verifier.
+have go || need_apt+=(golang-go)
+[ -d /usr/share/gocode/src/golang.org/x/mod ] || need_apt+=(golang-golang-x-mod-dev)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    echo "installing: ${need_apt[*]}"
+    apt-get update -qq >/dev/null || true
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
+  else
+    echo "warning: not root, cannot install ${need_apt[*]}; the tests that need them will fail" >&2
+  fi
+fi
+
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo test --workspace --locked
