@@ -41,8 +41,17 @@ impl Env {
         }
     }
 
-    async fn call(&self, method: reqwest::Method, path: &str, key: &str, body: Option<Value>) -> (StatusCode, Value) {
-        let mut req = self.http.request(method, format!("{}{path}", self.base)).header("x-api-key", key);
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        key: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut req = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .header("x-api-key", key);
         if let Some(b) = body {
             req = req.json(&b);
         }
@@ -53,7 +62,8 @@ impl Env {
     }
 
     async fn post(&self, path: &str, key: &str, body: Value) -> (StatusCode, Value) {
-        self.call(reqwest::Method::POST, path, key, Some(body)).await
+        self.call(reqwest::Method::POST, path, key, Some(body))
+            .await
     }
 
     async fn get(&self, path: &str, key: &str) -> (StatusCode, Value) {
@@ -62,23 +72,53 @@ impl Env {
 
     /// An enabled organization with an ingest key and an all-scopes compliance key.
     async fn org(&self, id: &str) -> (String, String) {
-        let (s, _) = self.post("/v1/operator/organizations", &self.op, json!({"id": id, "name": id})).await;
+        let (s, _) = self
+            .post(
+                "/v1/operator/organizations",
+                &self.op,
+                json!({"id": id, "name": id}),
+            )
+            .await;
         assert_eq!(s, StatusCode::CREATED);
-        let (s, _) = self.post(&format!("/v1/operator/organizations/{id}/enable"), &self.op, json!({})).await;
+        let (s, _) = self
+            .post(
+                &format!("/v1/operator/organizations/{id}/enable"),
+                &self.op,
+                json!({}),
+            )
+            .await;
         assert_eq!(s, StatusCode::OK);
         let (_, ik) = self
-            .post("/v1/operator/keys", &self.op, json!({"kind": "ingest", "organization_id": id, "product": "platform"}))
+            .post(
+                "/v1/operator/keys",
+                &self.op,
+                json!({"kind": "ingest", "organization_id": id, "product": "platform"}),
+            )
             .await;
-        let scopes = ["read:activities", "read:integrity", "export", "delete:subject_data"];
+        let scopes = [
+            "read:activities",
+            "read:integrity",
+            "export",
+            "delete:subject_data",
+        ];
         let (_, ck) = self
-            .post("/v1/operator/keys", &self.op, json!({"kind": "compliance", "organization_id": id, "scopes": scopes}))
+            .post(
+                "/v1/operator/keys",
+                &self.op,
+                json!({"kind": "compliance", "organization_id": id, "scopes": scopes}),
+            )
             .await;
-        (ik["token"].as_str().unwrap().to_string(), ck["token"].as_str().unwrap().to_string())
+        (
+            ik["token"].as_str().unwrap().to_string(),
+            ck["token"].as_str().unwrap().to_string(),
+        )
     }
 
     async fn ingest(&self, key: &str, events: Vec<Value>) {
         for chunk in events.chunks(1000) {
-            let (s, v) = self.post("/v1/ingest/activities", key, Value::Array(chunk.to_vec())).await;
+            let (s, v) = self
+                .post("/v1/ingest/activities", key, Value::Array(chunk.to_vec()))
+                .await;
             assert_eq!(s, StatusCode::OK, "{v}");
             assert_eq!(v["refused"], 0, "{v}");
         }
@@ -86,10 +126,23 @@ impl Env {
 
     async fn checkpoint(&self, ck: &str, org: &str, min_size: u64) -> (u64, [u8; 32], String) {
         for _ in 0..100 {
-            let (s, v) = self.get(&format!("/v1/compliance/integrity/checkpoint?organization_id={org}"), ck).await;
+            let (s, v) = self
+                .get(
+                    &format!("/v1/compliance/integrity/checkpoint?organization_id={org}"),
+                    ck,
+                )
+                .await;
             if s == StatusCode::OK && v["tree_size"].as_u64().unwrap() >= min_size {
-                let root: [u8; 32] = B64.decode(v["root_hash"].as_str().unwrap()).unwrap().try_into().unwrap();
-                return (v["tree_size"].as_u64().unwrap(), root, v["note"].as_str().unwrap().to_string());
+                let root: [u8; 32] = B64
+                    .decode(v["root_hash"].as_str().unwrap())
+                    .unwrap()
+                    .try_into()
+                    .unwrap();
+                return (
+                    v["tree_size"].as_u64().unwrap(),
+                    root,
+                    v["note"].as_str().unwrap().to_string(),
+                );
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
@@ -144,9 +197,19 @@ async fn erasing_a_subject_with_1000_events_leaves_no_trace_and_every_proof_veri
     let (ik, ck) = env.org("org_priv").await;
     let mut events = Vec::new();
     for i in 0..1000 {
-        events.push(event(i, "user_erin", "erin.subject@example.com", "198.51.100.77"));
+        events.push(event(
+            i,
+            "user_erin",
+            "erin.subject@example.com",
+            "198.51.100.77",
+        ));
         if i % 10 == 0 {
-            events.push(event(i, "user_other", "other.person@example.com", "203.0.113.9"));
+            events.push(event(
+                i,
+                "user_other",
+                "other.person@example.com",
+                "203.0.113.9",
+            ));
         }
     }
     env.ingest(&ik, events).await;
@@ -162,20 +225,44 @@ async fn erasing_a_subject_with_1000_events_leaves_no_trace_and_every_proof_veri
     let db = env._dir.path().join("sealtrail.db");
     let wrapped: Vec<Vec<u8>> = {
         let c = rusqlite::Connection::open(&db).unwrap();
-        let mut st = c.prepare("SELECT wrapped FROM subject_keys WHERE wrapped IS NOT NULL").unwrap();
-        st.query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect()
+        let mut st = c
+            .prepare("SELECT wrapped FROM subject_keys WHERE wrapped IS NOT NULL")
+            .unwrap();
+        st.query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
     };
     assert_eq!(wrapped.len(), 2, "one key per subject");
 
     // The feed shows the subject's data while it exists.
-    let (_, page) = env.get("/v1/compliance/activities?actor_ids[]=user_erin&limit=5", &ck).await;
-    assert_eq!(page["data"][0]["actor"]["email"], "erin.subject@example.com");
+    let (_, page) = env
+        .get(
+            "/v1/compliance/activities?actor_ids[]=user_erin&limit=5",
+            &ck,
+        )
+        .await;
+    assert_eq!(
+        page["data"][0]["actor"]["email"],
+        "erin.subject@example.com"
+    );
     let sample_id = page["data"][0]["id"].as_str().unwrap().to_string();
     let (_, proof_before) = env
-        .get(&format!("/v1/compliance/integrity/inclusion?activity_id={sample_id}&tree_size={size_before}"), &ck)
+        .get(
+            &format!(
+                "/v1/compliance/integrity/inclusion?activity_id={sample_id}&tree_size={size_before}"
+            ),
+            &ck,
+        )
         .await;
 
-    let (s, rec) = env.post("/v1/compliance/erasures", &ck, json!({"subject": {"id": "user_erin"}})).await;
+    let (s, rec) = env
+        .post(
+            "/v1/compliance/erasures",
+            &ck,
+            json!({"subject": {"id": "user_erin"}}),
+        )
+        .await;
     assert_eq!(s, StatusCode::CREATED, "{rec}");
     assert_eq!(rec["status"], "completed");
     assert_eq!(rec["events_affected"], 1000);
@@ -184,70 +271,152 @@ async fn erasing_a_subject_with_1000_events_leaves_no_trace_and_every_proof_veri
     assert!(!pseudo.contains("erin"));
 
     // Status is readable; erasing again is harmless.
-    let (s, again) = env.get(&format!("/v1/compliance/erasures/{}", rec["id"].as_str().unwrap()), &ck).await;
+    let (s, again) = env
+        .get(
+            &format!("/v1/compliance/erasures/{}", rec["id"].as_str().unwrap()),
+            &ck,
+        )
+        .await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(again["events_affected"], 1000);
-    let (s, twice) = env.post("/v1/compliance/erasures", &ck, json!({"subject": {"id": "user_erin"}})).await;
+    let (s, twice) = env
+        .post(
+            "/v1/compliance/erasures",
+            &ck,
+            json!({"subject": {"id": "user_erin"}}),
+        )
+        .await;
     assert_eq!(s, StatusCode::CREATED);
     assert_eq!(twice["events_affected"], 0);
     assert_eq!(twice["keys_destroyed"], 0);
 
     // The feed shows the fields as erased; other subjects are untouched.
-    let (_, page) = env.get("/v1/compliance/activities?actor_ids[]=user_erin&limit=1000", &ck).await;
+    let (_, page) = env
+        .get(
+            "/v1/compliance/activities?actor_ids[]=user_erin&limit=1000",
+            &ck,
+        )
+        .await;
     assert_eq!(page["data"].as_array().unwrap().len(), 1000);
     for e in page["data"].as_array().unwrap() {
         assert_eq!(e["actor"]["email"], Value::Null);
         assert_eq!(e["actor"]["ip_address"], Value::Null);
         assert_eq!(e["target"]["name"], Value::Null);
-        let erased: Vec<&str> = e["erased_fields"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+        let erased: Vec<&str> = e["erased_fields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
         assert!(erased.contains(&"actor.email") && erased.contains(&"actor.ip_address"));
     }
-    let (_, other) = env.get("/v1/compliance/activities?actor_ids[]=user_other&limit=1", &ck).await;
-    assert_eq!(other["data"][0]["actor"]["email"], "other.person@example.com");
+    let (_, other) = env
+        .get(
+            "/v1/compliance/activities?actor_ids[]=user_other&limit=1",
+            &ck,
+        )
+        .await;
+    assert_eq!(
+        other["data"][0]["actor"]["email"],
+        "other.person@example.com"
+    );
     // Filtering by the erased email finds nothing any more.
-    let (_, by_email) = env.get("/v1/compliance/activities?actor_emails[]=erin.subject@example.com", &ck).await;
+    let (_, by_email) = env
+        .get(
+            "/v1/compliance/activities?actor_emails[]=erin.subject@example.com",
+            &ck,
+        )
+        .await;
     assert_eq!(by_email["data"].as_array().unwrap().len(), 0);
 
     // The erasure itself is recorded, with the pseudonym only.
-    let (_, rec_ev) = env.get("/v1/compliance/activities?activity_types[]=compliance.subject_erased", &ck).await;
+    let (_, rec_ev) = env
+        .get(
+            "/v1/compliance/activities?activity_types[]=compliance.subject_erased",
+            &ck,
+        )
+        .await;
     assert_eq!(rec_ev["data"][0]["target"]["id"], pseudo.as_str());
     assert!(!rec_ev.to_string().contains("user_erin"));
 
     // Every checkpoint and proof is unchanged and verifies.
-    let keys: Value = env.http.get(format!("{}/v1/integrity/keys", env.base)).send().await.unwrap().json().await.unwrap();
+    let keys: Value = env
+        .http
+        .get(format!("{}/v1/integrity/keys", env.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let verifier = NoteVerifier::parse(keys["current"].as_str().unwrap()).unwrap();
-    let cp = open_checkpoint(&note_before, &[verifier.clone()], None).unwrap();
+    let cp = open_checkpoint(&note_before, std::slice::from_ref(&verifier), None).unwrap();
     assert_eq!((cp.size, cp.root_hash), (size_before, root_before));
     let (_, proof_after) = env
-        .get(&format!("/v1/compliance/integrity/inclusion?activity_id={sample_id}&tree_size={size_before}"), &ck)
+        .get(
+            &format!(
+                "/v1/compliance/integrity/inclusion?activity_id={sample_id}&tree_size={size_before}"
+            ),
+            &ck,
+        )
         .await;
     assert_eq!(proof_before["proof"], proof_after["proof"]);
     assert_eq!(proof_before["leaf_hash"], proof_after["leaf_hash"]);
-    let leaf: [u8; 32] = B64.decode(proof_after["leaf_hash"].as_str().unwrap()).unwrap().try_into().unwrap();
-    verify_inclusion(&leaf, proof_after["leaf_index"].as_u64().unwrap(), size_before, &proof_of(&proof_after), &root_before).unwrap();
-    let (size_after, root_after, note_after) = env.checkpoint(&ck, "org_priv", size_before + 1).await;
+    let leaf: [u8; 32] = B64
+        .decode(proof_after["leaf_hash"].as_str().unwrap())
+        .unwrap()
+        .try_into()
+        .unwrap();
+    verify_inclusion(
+        &leaf,
+        proof_after["leaf_index"].as_u64().unwrap(),
+        size_before,
+        &proof_of(&proof_after),
+        &root_before,
+    )
+    .unwrap();
+    let (size_after, root_after, note_after) =
+        env.checkpoint(&ck, "org_priv", size_before + 1).await;
     open_checkpoint(&note_after, &[verifier], None).unwrap();
     let (_, cons) = env
         .get(&format!("/v1/compliance/integrity/consistency?organization_id=org_priv&first={size_before}&second={size_after}"), &ck)
         .await;
-    verify_consistency(size_before, size_after, &root_before, &root_after, &proof_of(&cons)).unwrap();
+    verify_consistency(
+        size_before,
+        size_after,
+        &root_before,
+        &root_after,
+        &proof_of(&cons),
+    )
+    .unwrap();
 
     // Nothing of the subject remains readable in the raw files: not the
     // plaintext, and not the wrapped key that could open the ciphertext.
-    let Env { running, _dir: dir, .. } = env;
+    let Env {
+        running, _dir: dir, ..
+    } = env;
     running.shutdown().await;
     let erin_key = wrapped
         .iter()
         .find(|w| {
             let c = rusqlite::Connection::open(&db).unwrap();
-            let n: i64 = c.query_row("SELECT count(*) FROM subject_keys WHERE wrapped = ?", [w.as_slice()], |r| r.get(0)).unwrap();
+            let n: i64 = c
+                .query_row(
+                    "SELECT count(*) FROM subject_keys WHERE wrapped = ?",
+                    [w.as_slice()],
+                    |r| r.get(0),
+                )
+                .unwrap();
             n == 0
         })
         .expect("the erased subject's wrapped key is no longer stored");
     for f in db_files(dir.path()) {
         assert!(!contains(&f, b"erin.subject@example.com"));
         assert!(!contains(&f, b"198.51.100.77"));
-        assert!(!contains(&f, erin_key), "the destroyed key survives in a database file");
+        assert!(
+            !contains(&f, erin_key),
+            "the destroyed key survives in a database file"
+        );
     }
 }
 
@@ -255,50 +424,137 @@ async fn erasing_a_subject_with_1000_events_leaves_no_trace_and_every_proof_veri
 async fn a_legal_hold_blocks_erasure_and_pruning_until_released() {
     let env = Env::start().await;
     let (ik, ck) = env.org("org_priv").await;
-    env.ingest(&ik, (0..20).map(|i| event(i, "user_held", "held@example.com", "192.0.2.5")).collect()).await;
+    env.ingest(
+        &ik,
+        (0..20)
+            .map(|i| event(i, "user_held", "held@example.com", "192.0.2.5"))
+            .collect(),
+    )
+    .await;
 
     // A subject hold blocks that subject's erasure, with a clear reason.
     let (s, hold) = env
         .post("/v1/compliance/legal_holds", &ck, json!({"organization_id": "org_priv", "subject": {"id": "user_held"}, "reason": "case 2026-114"}))
         .await;
     assert_eq!(s, StatusCode::CREATED, "{hold}");
-    let (s, err) = env.post("/v1/compliance/erasures", &ck, json!({"subject": {"id": "user_held"}})).await;
+    let (s, err) = env
+        .post(
+            "/v1/compliance/erasures",
+            &ck,
+            json!({"subject": {"id": "user_held"}}),
+        )
+        .await;
     assert_eq!(s, StatusCode::CONFLICT);
     assert_eq!(err["type"], "conflict");
-    assert!(err["message"].as_str().unwrap().contains("legal hold"), "{err}");
+    assert!(
+        err["message"].as_str().unwrap().contains("legal hold"),
+        "{err}"
+    );
 
     // An organization hold blocks every erasure and all pruning.
     let (_, org_hold) = env
-        .post("/v1/compliance/legal_holds", &ck, json!({"organization_id": "org_priv", "reason": "litigation"}))
+        .post(
+            "/v1/compliance/legal_holds",
+            &ck,
+            json!({"organization_id": "org_priv", "reason": "litigation"}),
+        )
         .await;
-    let (s, _) = env.post("/v1/compliance/erasures", &ck, json!({"subject": {"id": "someone_else"}})).await;
+    let (s, _) = env
+        .post(
+            "/v1/compliance/erasures",
+            &ck,
+            json!({"subject": {"id": "someone_else"}}),
+        )
+        .await;
     assert_eq!(s, StatusCode::CONFLICT);
-    let (s, _) = env.call(reqwest::Method::PUT, "/v1/compliance/retention", &ck, Some(json!({"organization_id": "org_priv", "days": 1}))).await;
+    let (s, _) = env
+        .call(
+            reqwest::Method::PUT,
+            "/v1/compliance/retention",
+            &ck,
+            Some(json!({"organization_id": "org_priv", "days": 1})),
+        )
+        .await;
     assert_eq!(s, StatusCode::OK);
     let later = sealtrail::time::now_ms() + 3 * 86_400_000;
-    let pruned = sealtrail::privacy::retention::prune_due_at(&env.running.app, later).await.unwrap();
+    let pruned = sealtrail::privacy::retention::prune_due_at(&env.running.app, later)
+        .await
+        .unwrap();
     assert_eq!(pruned, 0, "an organization hold stops pruning");
 
     // Released, the organization is pruned except for the held subject.
-    let (s, _) = env.post(&format!("/v1/compliance/legal_holds/{}/release", org_hold["id"].as_str().unwrap()), &ck, json!({})).await;
+    let (s, _) = env
+        .post(
+            &format!(
+                "/v1/compliance/legal_holds/{}/release",
+                org_hold["id"].as_str().unwrap()
+            ),
+            &ck,
+            json!({}),
+        )
+        .await;
     assert_eq!(s, StatusCode::OK);
-    let pruned = sealtrail::privacy::retention::prune_due_at(&env.running.app, later).await.unwrap();
+    let pruned = sealtrail::privacy::retention::prune_due_at(&env.running.app, later)
+        .await
+        .unwrap();
     assert!(pruned >= 1, "the enablement and audit events are pruned");
-    let (_, held) = env.get("/v1/compliance/activities?actor_ids[]=user_held&limit=100", &ck).await;
+    let (_, held) = env
+        .get(
+            "/v1/compliance/activities?actor_ids[]=user_held&limit=100",
+            &ck,
+        )
+        .await;
     assert_eq!(held["data"].as_array().unwrap().len(), 20);
-    assert!(held["data"].as_array().unwrap().iter().all(|e| e["actor"]["email"] == "held@example.com"));
+    assert!(
+        held["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["actor"]["email"] == "held@example.com")
+    );
 
     // Released, the subject can be erased.
-    let (s, _) = env.post(&format!("/v1/compliance/legal_holds/{}/release", hold["id"].as_str().unwrap()), &ck, json!({})).await;
-    assert_eq!(s, StatusCode::OK);
-    let (s, rec) = env.post("/v1/compliance/erasures", &ck, json!({"subject": {"email": "held@example.com"}})).await;
-    assert_eq!(s, StatusCode::CREATED, "{rec}");
-    assert_eq!(rec["events_affected"], 20, "erasing by email finds the subject's id too");
-    let (_, types) = env
-        .get("/v1/compliance/activities?activity_types[]=compliance.*&limit=1000", &ck)
+    let (s, _) = env
+        .post(
+            &format!(
+                "/v1/compliance/legal_holds/{}/release",
+                hold["id"].as_str().unwrap()
+            ),
+            &ck,
+            json!({}),
+        )
         .await;
-    let names: Vec<&str> = types["data"].as_array().unwrap().iter().map(|e| e["type"].as_str().unwrap()).collect();
-    for t in ["compliance.legal_hold_set", "compliance.legal_hold_released", "compliance.retention_changed", "compliance.retention_pruned"] {
+    assert_eq!(s, StatusCode::OK);
+    let (s, rec) = env
+        .post(
+            "/v1/compliance/erasures",
+            &ck,
+            json!({"subject": {"email": "held@example.com"}}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{rec}");
+    assert_eq!(
+        rec["events_affected"], 20,
+        "erasing by email finds the subject's id too"
+    );
+    let (_, types) = env
+        .get(
+            "/v1/compliance/activities?activity_types[]=compliance.*&limit=1000",
+            &ck,
+        )
+        .await;
+    let names: Vec<&str> = types["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["type"].as_str().unwrap())
+        .collect();
+    for t in [
+        "compliance.legal_hold_set",
+        "compliance.legal_hold_released",
+        "compliance.retention_changed",
+        "compliance.retention_pruned",
+    ] {
         assert!(names.contains(&t), "{t} missing from {names:?}");
     }
 }
@@ -307,41 +563,108 @@ async fn a_legal_hold_blocks_erasure_and_pruning_until_released() {
 async fn retention_prunes_bodies_and_keeps_the_tree_verifiable() {
     let env = Env::start().await;
     let (ik, ck) = env.org("org_priv").await;
-    env.ingest(&ik, (0..300).map(|i| event(i, &format!("user_{}", i % 7), "x@example.com", "192.0.2.1")).collect()).await;
+    env.ingest(
+        &ik,
+        (0..300)
+            .map(|i| event(i, &format!("user_{}", i % 7), "x@example.com", "192.0.2.1"))
+            .collect(),
+    )
+    .await;
     let (size_before, root_before, _) = env.checkpoint(&ck, "org_priv", 301).await;
-    let (_, sample) = env.get("/v1/compliance/activities?order=asc&limit=2&activity_types[]=file.downloaded", &ck).await;
+    let (_, sample) = env
+        .get(
+            "/v1/compliance/activities?order=asc&limit=2&activity_types[]=file.downloaded",
+            &ck,
+        )
+        .await;
     let old_id = sample["data"][0]["id"].as_str().unwrap().to_string();
 
-    let (s, v) = env.call(reqwest::Method::PUT, "/v1/compliance/retention", &ck, Some(json!({"organization_id": "org_priv", "days": 0}))).await;
+    let (s, v) = env
+        .call(
+            reqwest::Method::PUT,
+            "/v1/compliance/retention",
+            &ck,
+            Some(json!({"organization_id": "org_priv", "days": 0})),
+        )
+        .await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
     assert_eq!(v["field"], "days");
-    let (s, _) = env.call(reqwest::Method::PUT, "/v1/compliance/retention", &ck, Some(json!({"organization_id": "org_priv", "days": 30}))).await;
+    let (s, _) = env
+        .call(
+            reqwest::Method::PUT,
+            "/v1/compliance/retention",
+            &ck,
+            Some(json!({"organization_id": "org_priv", "days": 30})),
+        )
+        .await;
     assert_eq!(s, StatusCode::OK);
 
     // Nothing is old enough yet.
-    assert_eq!(sealtrail::privacy::retention::prune_due(&env.running.app).await.unwrap(), 0);
+    assert_eq!(
+        sealtrail::privacy::retention::prune_due(&env.running.app)
+            .await
+            .unwrap(),
+        0
+    );
     // Thirty-one days later, everything stored so far is past retention.
     let later = sealtrail::time::now_ms() + 31 * 86_400_000;
-    let pruned = sealtrail::privacy::retention::prune_due_at(&env.running.app, later).await.unwrap();
+    let pruned = sealtrail::privacy::retention::prune_due_at(&env.running.app, later)
+        .await
+        .unwrap();
     assert!(pruned >= 301, "pruned {pruned}");
 
-    let (s, ev) = env.get(&format!("/v1/compliance/activities/{old_id}"), &ck).await;
+    let (s, ev) = env
+        .get(&format!("/v1/compliance/activities/{old_id}"), &ck)
+        .await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(ev["pruned"], true);
     assert!(ev.get("actor").is_none());
 
     // The proof of a pruned event, and the consistency of the log, hold.
     let (s, proof) = env
-        .get(&format!("/v1/compliance/integrity/inclusion?activity_id={old_id}&tree_size={size_before}"), &ck)
+        .get(
+            &format!(
+                "/v1/compliance/integrity/inclusion?activity_id={old_id}&tree_size={size_before}"
+            ),
+            &ck,
+        )
         .await;
     assert_eq!(s, StatusCode::OK, "{proof}");
-    let leaf: [u8; 32] = B64.decode(proof["leaf_hash"].as_str().unwrap()).unwrap().try_into().unwrap();
-    verify_inclusion(&leaf, proof["leaf_index"].as_u64().unwrap(), size_before, &proof_of(&proof), &root_before).unwrap();
+    let leaf: [u8; 32] = B64
+        .decode(proof["leaf_hash"].as_str().unwrap())
+        .unwrap()
+        .try_into()
+        .unwrap();
+    verify_inclusion(
+        &leaf,
+        proof["leaf_index"].as_u64().unwrap(),
+        size_before,
+        &proof_of(&proof),
+        &root_before,
+    )
+    .unwrap();
     let (size_after, root_after, _) = env.checkpoint(&ck, "org_priv", size_before + 2).await;
     let (_, cons) = env
         .get(&format!("/v1/compliance/integrity/consistency?organization_id=org_priv&first={size_before}&second={size_after}"), &ck)
         .await;
-    verify_consistency(size_before, size_after, &root_before, &root_after, &proof_of(&cons)).unwrap();
-    let (_, rec) = env.get("/v1/compliance/activities?activity_types[]=compliance.retention_pruned", &ck).await;
-    assert!(rec["data"][0]["metadata"]["events_pruned"].as_u64().unwrap() >= 301);
+    verify_consistency(
+        size_before,
+        size_after,
+        &root_before,
+        &root_after,
+        &proof_of(&cons),
+    )
+    .unwrap();
+    let (_, rec) = env
+        .get(
+            "/v1/compliance/activities?activity_types[]=compliance.retention_pruned",
+            &ck,
+        )
+        .await;
+    assert!(
+        rec["data"][0]["metadata"]["events_pruned"]
+            .as_u64()
+            .unwrap()
+            >= 301
+    );
 }

@@ -66,7 +66,10 @@ pub fn router(app: AppState) -> Router {
             "/v1/compliance/legal_holds",
             get(privacy::list_holds).post(privacy::place_hold),
         )
-        .route("/v1/compliance/legal_holds/{id}/release", post(privacy::release_hold))
+        .route(
+            "/v1/compliance/legal_holds/{id}/release",
+            post(privacy::release_hold),
+        )
         .route(
             "/v1/operator/organizations",
             get(operator::list_orgs).post(operator::create_org),

@@ -24,7 +24,10 @@ fn reader_org(app: &AppState, r: &Reader) -> Result<Org, ApiError> {
 fn org_in_scope(app: &AppState, r: &Reader, id: &str, field: &str) -> Result<Org, ApiError> {
     match app.org(id) {
         Some(o) if app.is_within(o.key, r.org) => Ok(o),
-        _ => Err(ApiError::forbidden(format!("organization {id:?} is not within this key's scope")).with_field(field)),
+        _ => Err(ApiError::forbidden(format!(
+            "organization {id:?} is not within this key's scope"
+        ))
+        .with_field(field)),
     }
 }
 
@@ -38,11 +41,18 @@ pub struct EraseBody {
 }
 
 /// Erases a data subject's personal data.
-pub async fn erase(State(app): State<AppState>, headers: HeaderMap, JsonBody(b): JsonBody<EraseBody>) -> Result<Response, ApiError> {
+pub async fn erase(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    JsonBody(b): JsonBody<EraseBody>,
+) -> Result<Response, ApiError> {
     let r = reader(&app, &headers, Scope::DeleteSubjectData).await?;
     let me = reader_org(&app, &r)?;
     let orgs: Vec<Org> = if b.organization_ids.is_empty() {
-        app.subtree(r.org).into_iter().filter_map(|k| app.org_by_key(k)).collect()
+        app.subtree(r.org)
+            .into_iter()
+            .filter_map(|k| app.org_by_key(k))
+            .collect()
     } else {
         b.organization_ids
             .iter()
@@ -54,7 +64,11 @@ pub async fn erase(State(app): State<AppState>, headers: HeaderMap, JsonBody(b):
 }
 
 /// Reads an erasure's status.
-pub async fn erasure_status(State(app): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> Result<Response, ApiError> {
+pub async fn erasure_status(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
     let r = reader(&app, &headers, Scope::DeleteSubjectData).await?;
     let a = app.clone();
     let id2 = id.clone();
@@ -62,10 +76,25 @@ pub async fn erasure_status(State(app): State<AppState>, headers: HeaderMap, Pat
         .await
         .map_err(ApiError::internal)??;
     let rec = rec
-        .filter(|rec| rec.organization_ids.iter().all(|o| app.org(o).is_some_and(|o| app.is_within(o.key, r.org))))
-        .ok_or_else(|| ApiError::not_found(format!("erasure {id:?} does not exist or is not visible to this key")))?;
+        .filter(|rec| {
+            rec.organization_ids
+                .iter()
+                .all(|o| app.org(o).is_some_and(|o| app.is_within(o.key, r.org)))
+        })
+        .ok_or_else(|| {
+            ApiError::not_found(format!(
+                "erasure {id:?} does not exist or is not visible to this key"
+            ))
+        })?;
     if let Some(org) = app.org_by_key(r.org) {
-        record_access(&app, &org, &r.key_id, "GET /v1/compliance/erasures/{id}", Default::default(), Some(1));
+        record_access(
+            &app,
+            &org,
+            &r.key_id,
+            "GET /v1/compliance/erasures/{id}",
+            Default::default(),
+            Some(1),
+        );
     }
     Ok(r.decorate(json(StatusCode::OK, &rec)))
 }
@@ -79,7 +108,11 @@ pub struct RetentionBody {
 }
 
 /// Sets an organization's retention.
-pub async fn set_retention(State(app): State<AppState>, headers: HeaderMap, JsonBody(b): JsonBody<RetentionBody>) -> Result<Response, ApiError> {
+pub async fn set_retention(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    JsonBody(b): JsonBody<RetentionBody>,
+) -> Result<Response, ApiError> {
     let r = reader(&app, &headers, Scope::DeleteSubjectData).await?;
     let me = reader_org(&app, &r)?;
     let org = org_in_scope(&app, &r, &b.organization_id, "organization_id")?;
@@ -91,7 +124,10 @@ pub async fn set_retention(State(app): State<AppState>, headers: HeaderMap, Json
 }
 
 /// Reads retention for the organizations in scope.
-pub async fn get_retention(State(app): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+pub async fn get_retention(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     let r = reader(&app, &headers, Scope::ReadActivities).await?;
     let data: Vec<Value> = app
         .subtree(r.org)
@@ -106,7 +142,14 @@ pub async fn get_retention(State(app): State<AppState>, headers: HeaderMap) -> R
         })
         .collect();
     if let Some(org) = app.org_by_key(r.org) {
-        record_access(&app, &org, &r.key_id, "GET /v1/compliance/retention", Default::default(), Some(data.len()));
+        record_access(
+            &app,
+            &org,
+            &r.key_id,
+            "GET /v1/compliance/retention",
+            Default::default(),
+            Some(data.len()),
+        );
     }
     Ok(r.decorate(json(StatusCode::OK, &json!({ "data": data }))))
 }
@@ -134,7 +177,11 @@ pub struct HoldBody {
 }
 
 /// Places a legal hold.
-pub async fn place_hold(State(app): State<AppState>, headers: HeaderMap, JsonBody(b): JsonBody<HoldBody>) -> Result<Response, ApiError> {
+pub async fn place_hold(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    JsonBody(b): JsonBody<HoldBody>,
+) -> Result<Response, ApiError> {
     let r = reader(&app, &headers, Scope::DeleteSubjectData).await?;
     let me = reader_org(&app, &r)?;
     let org = org_in_scope(&app, &r, &b.organization_id, "organization_id")?;
@@ -143,10 +190,17 @@ pub async fn place_hold(State(app): State<AppState>, headers: HeaderMap, JsonBod
 }
 
 /// Lists legal holds in scope.
-pub async fn list_holds(State(app): State<AppState>, headers: HeaderMap, RawQuery(q): RawQuery) -> Result<Response, ApiError> {
+pub async fn list_holds(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+) -> Result<Response, ApiError> {
     let r = reader(&app, &headers, Scope::DeleteSubjectData).await?;
     if let Some(q) = q.filter(|q| !q.is_empty()) {
-        return Err(ApiError::invalid(q.split('=').next().unwrap_or("query"), "this endpoint takes no query parameters"));
+        return Err(ApiError::invalid(
+            q.split('=').next().unwrap_or("query"),
+            "this endpoint takes no query parameters",
+        ));
     }
     let a = app.clone();
     let holds = tokio::task::spawn_blocking(move || a.store.holds())
@@ -158,13 +212,24 @@ pub async fn list_holds(State(app): State<AppState>, headers: HeaderMap, RawQuer
         .map(|h| hold_view(&app, h))
         .collect();
     if let Some(org) = app.org_by_key(r.org) {
-        record_access(&app, &org, &r.key_id, "GET /v1/compliance/legal_holds", Default::default(), Some(data.len()));
+        record_access(
+            &app,
+            &org,
+            &r.key_id,
+            "GET /v1/compliance/legal_holds",
+            Default::default(),
+            Some(data.len()),
+        );
     }
     Ok(r.decorate(json(StatusCode::OK, &json!({ "data": data }))))
 }
 
 /// Releases a legal hold.
-pub async fn release_hold(State(app): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> Result<Response, ApiError> {
+pub async fn release_hold(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
     let r = reader(&app, &headers, Scope::DeleteSubjectData).await?;
     let me = reader_org(&app, &r)?;
     let h = retention::release_hold(&app, &id, &r.key_id, &me).await?;

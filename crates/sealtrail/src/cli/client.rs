@@ -628,16 +628,38 @@ pub enum PrivacyCmd {
 pub async fn privacy(cmd: PrivacyCmd) -> anyhow::Result<()> {
     use reqwest::Method;
     match cmd {
-        PrivacyCmd::Erase { subject_id, email, orgs, client } => {
+        PrivacyCmd::Erase {
+            subject_id,
+            email,
+            orgs,
+            client,
+        } => {
             let h = Http::new(&client)?;
-            let body = json!({"subject": {"id": subject_id, "email": email}, "organization_ids": orgs});
-            print(&h.send(Method::POST, "/v1/compliance/erasures", &[], Some(body)).await?);
+            let body =
+                json!({"subject": {"id": subject_id, "email": email}, "organization_ids": orgs});
+            print(
+                &h.send(Method::POST, "/v1/compliance/erasures", &[], Some(body))
+                    .await?,
+            );
         }
         PrivacyCmd::Erasure { id, client } => {
             let h = Http::new(&client)?;
-            print(&h.send(Method::GET, &format!("/v1/compliance/erasures/{id}"), &[], None).await?);
+            print(
+                &h.send(
+                    Method::GET,
+                    &format!("/v1/compliance/erasures/{id}"),
+                    &[],
+                    None,
+                )
+                .await?,
+            );
         }
-        PrivacyCmd::Retention { org, days, keep_forever, client } => {
+        PrivacyCmd::Retention {
+            org,
+            days,
+            keep_forever,
+            client,
+        } => {
             let h = Http::new(&client)?;
             match org {
                 Some(org) => {
@@ -645,12 +667,24 @@ pub async fn privacy(cmd: PrivacyCmd) -> anyhow::Result<()> {
                         anyhow::bail!("give --days N or --keep-forever");
                     }
                     let body = json!({"organization_id": org, "days": if keep_forever { None } else { days }});
-                    print(&h.send(Method::PUT, "/v1/compliance/retention", &[], Some(body)).await?);
+                    print(
+                        &h.send(Method::PUT, "/v1/compliance/retention", &[], Some(body))
+                            .await?,
+                    );
                 }
-                None => print(&h.send(Method::GET, "/v1/compliance/retention", &[], None).await?),
+                None => print(
+                    &h.send(Method::GET, "/v1/compliance/retention", &[], None)
+                        .await?,
+                ),
             }
         }
-        PrivacyCmd::Hold { org, subject_id, email, reason, client } => {
+        PrivacyCmd::Hold {
+            org,
+            subject_id,
+            email,
+            reason,
+            client,
+        } => {
             let h = Http::new(&client)?;
             let subject = if subject_id.is_some() || email.is_some() {
                 json!({"id": subject_id, "email": email})
@@ -658,15 +692,29 @@ pub async fn privacy(cmd: PrivacyCmd) -> anyhow::Result<()> {
                 Value::Null
             };
             let body = json!({"organization_id": org, "subject": subject, "reason": reason});
-            print(&h.send(Method::POST, "/v1/compliance/legal_holds", &[], Some(body)).await?);
+            print(
+                &h.send(Method::POST, "/v1/compliance/legal_holds", &[], Some(body))
+                    .await?,
+            );
         }
         PrivacyCmd::Release { id, client } => {
             let h = Http::new(&client)?;
-            print(&h.send(Method::POST, &format!("/v1/compliance/legal_holds/{id}/release"), &[], None).await?);
+            print(
+                &h.send(
+                    Method::POST,
+                    &format!("/v1/compliance/legal_holds/{id}/release"),
+                    &[],
+                    None,
+                )
+                .await?,
+            );
         }
         PrivacyCmd::Holds { client } => {
             let h = Http::new(&client)?;
-            print(&h.send(Method::GET, "/v1/compliance/legal_holds", &[], None).await?);
+            print(
+                &h.send(Method::GET, "/v1/compliance/legal_holds", &[], None)
+                    .await?,
+            );
         }
     }
     Ok(())

@@ -185,7 +185,11 @@ fn flip(s: Scan) -> Scan {
 /// The filters of a request, echoed into its audit record. Filter values
 /// that are personal data (emails, IP addresses) are replaced by their
 /// keyed blind index, so the audit trail never holds them in the clear.
-pub fn filters_echo(raw_query: &str, master: &crate::privacy::crypto::MasterKey, org_id: &str) -> Map<String, Value> {
+pub fn filters_echo(
+    raw_query: &str,
+    master: &crate::privacy::crypto::MasterKey,
+    org_id: &str,
+) -> Map<String, Value> {
     let mut m = Map::new();
     for (k, v) in form_urlencoded::parse(raw_query.as_bytes()) {
         let key = k.trim_end_matches("[]").to_string();
@@ -194,7 +198,10 @@ pub fn filters_echo(raw_query: &str, master: &crate::privacy::crypto::MasterKey,
                 "redacted:{}",
                 hex::encode(master.blind_index(org_id, "email", &v.to_lowercase()))
             ),
-            "ip_address" => format!("redacted:{}", hex::encode(master.blind_index(org_id, "ip", &v))),
+            "ip_address" => format!(
+                "redacted:{}",
+                hex::encode(master.blind_index(org_id, "ip", &v))
+            ),
             _ => v.into_owned(),
         };
         match m.get_mut(&key) {

@@ -88,7 +88,10 @@ impl<'a> Renderer<'a> {
                     m.insert("organization_id".into(), json!(o.id));
                 }
                 m.insert("type".into(), json!(ev.activity_type));
-                m.insert("created_at".into(), json!(crate::time::fmt_ms(ev.created_ms)));
+                m.insert(
+                    "created_at".into(),
+                    json!(crate::time::fmt_ms(ev.created_ms)),
+                );
                 m.insert(
                     "received_at".into(),
                     json!(crate::time::fmt_ms(ev.received_ms)),

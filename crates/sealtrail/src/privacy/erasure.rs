@@ -70,7 +70,10 @@ fn subjects_for(app: &App, org: &Org, spec: &SubjectSpec) -> Result<Vec<String>,
         for ev in app.store.query(&q)? {
             if let Some(entry) = &ev.entry
                 && let Ok(Value::Object(m)) = serde_json::from_slice::<Value>(entry)
-                && let Some(id) = m.get("actor").and_then(|a| a.get("id")).and_then(Value::as_str)
+                && let Some(id) = m
+                    .get("actor")
+                    .and_then(|a| a.get("id"))
+                    .and_then(Value::as_str)
                 && !out.iter().any(|s| s == id)
             {
                 out.push(id.to_string());
@@ -83,13 +86,18 @@ fn subjects_for(app: &App, org: &Org, spec: &SubjectSpec) -> Result<Vec<String>,
 /// Checks a subject spec.
 pub fn validate(spec: &SubjectSpec) -> Result<(), ApiError> {
     match (&spec.id, &spec.email) {
-        (None, None) => Err(ApiError::invalid("subject", "give the subject's id, email, or both")),
-        (Some(id), _) if id.is_empty() || id.len() > 128 => {
-            Err(ApiError::invalid("subject.id", "subject.id must be 1 to 128 characters"))
-        }
-        (_, Some(e)) if !e.contains('@') || e.len() > 254 => {
-            Err(ApiError::invalid("subject.email", "subject.email is not an email address"))
-        }
+        (None, None) => Err(ApiError::invalid(
+            "subject",
+            "give the subject's id, email, or both",
+        )),
+        (Some(id), _) if id.is_empty() || id.len() > 128 => Err(ApiError::invalid(
+            "subject.id",
+            "subject.id must be 1 to 128 characters",
+        )),
+        (_, Some(e)) if !e.contains('@') || e.len() > 254 => Err(ApiError::invalid(
+            "subject.email",
+            "subject.email is not an email address",
+        )),
         _ => Ok(()),
     }
 }
@@ -99,13 +107,21 @@ pub fn pseudonym(app: &App, spec: &SubjectSpec) -> String {
     let basis = spec
         .id
         .clone()
-        .or_else(|| spec.email.as_ref().map(|e| format!("email:{}", e.to_lowercase())))
+        .or_else(|| {
+            spec.email
+                .as_ref()
+                .map(|e| format!("email:{}", e.to_lowercase()))
+        })
         .unwrap_or_default();
     hex::encode(app.master.subject_ref("sealtrail/erasure", &basis))
 }
 
 /// The legal hold blocking an erasure, if any.
-pub fn blocking_hold(app: &App, orgs: &[Org], subjects: &[(OrgKey, Vec<u8>)]) -> Result<Option<String>, ApiError> {
+pub fn blocking_hold(
+    app: &App,
+    orgs: &[Org],
+    subjects: &[(OrgKey, Vec<u8>)],
+) -> Result<Option<String>, ApiError> {
     let holds = app.store.holds()?;
     for h in holds.iter().filter(|h| h.released_ms.is_none()) {
         for o in orgs {
@@ -120,7 +136,10 @@ pub fn blocking_hold(app: &App, orgs: &[Org], subjects: &[(OrgKey, Vec<u8>)]) ->
                     )));
                 }
                 Some(s) if subjects.iter().any(|(k, r)| *k == o.key && r == s) => {
-                    return Ok(Some(format!("legal hold {} covers this subject ({})", h.id, h.reason)));
+                    return Ok(Some(format!(
+                        "legal hold {} covers this subject ({})",
+                        h.id, h.reason
+                    )));
                 }
                 _ => {}
             }
@@ -130,10 +149,18 @@ pub fn blocking_hold(app: &App, orgs: &[Org], subjects: &[(OrgKey, Vec<u8>)]) ->
 }
 
 /// Erases a subject from the organizations in `orgs`.
-pub async fn erase(app: &App, orgs: Vec<Org>, spec: SubjectSpec, key_id: &str, reader_org: Org) -> Result<ErasureRecord, ApiError> {
+pub async fn erase(
+    app: &App,
+    orgs: Vec<Org>,
+    spec: SubjectSpec,
+    key_id: &str,
+    reader_org: Org,
+) -> Result<ErasureRecord, ApiError> {
     validate(&spec)?;
     let requested = now_ms();
-    let mut targets: Vec<(Org, Vec<(String, Vec<u8>)>)> = Vec::new();
+    // Per organization: each subject string with its pseudonym.
+    type Subjects = Vec<(String, Vec<u8>)>;
+    let mut targets: Vec<(Org, Subjects)> = Vec::new();
     let mut refs: Vec<(OrgKey, Vec<u8>)> = Vec::new();
     for o in &orgs {
         let subs = subjects_for(app, o, &spec)?;
@@ -148,7 +175,9 @@ pub async fn erase(app: &App, orgs: Vec<Org>, spec: SubjectSpec, key_id: &str, r
         targets.push((o.clone(), with_refs));
     }
     if let Some(why) = blocking_hold(app, &orgs, &refs)? {
-        return Err(ApiError::conflict(format!("erasure refused: {why}; release the hold first")));
+        return Err(ApiError::conflict(format!(
+            "erasure refused: {why}; release the hold first"
+        )));
     }
     let id = crate::ids::new_prefixed_id("era");
     let pseudo = pseudonym(app, &spec);
@@ -183,7 +212,8 @@ pub async fn erase(app: &App, orgs: Vec<Org>, spec: SubjectSpec, key_id: &str, r
                             Some(p) => split::decode_envelopes(p).unwrap_or_default(),
                             None => Vec::new(),
                         };
-                        let kept: Vec<split::Envelope> = envs.into_iter().filter(|e| e.s != hex_ref).collect();
+                        let kept: Vec<split::Envelope> =
+                            envs.into_iter().filter(|e| e.s != hex_ref).collect();
                         let subjects: Vec<u8> = ev
                             .subjects
                             .chunks(16)
@@ -216,7 +246,8 @@ pub async fn erase(app: &App, orgs: Vec<Org>, spec: SubjectSpec, key_id: &str, r
                 completed_at: fmt_ms(now_ms()),
                 requested_by: key.clone(),
             };
-            let body = serde_json::to_string(&rec).map_err(|e| StoreError::Engine(e.to_string()))?;
+            let body =
+                serde_json::to_string(&rec).map_err(|e| StoreError::Engine(e.to_string()))?;
             b.txn().put_erasure(&id2, &body)?;
             let mut md = Map::new();
             md.insert("erasure_id".into(), json!(id2));
@@ -249,7 +280,9 @@ pub async fn erase(app: &App, orgs: Vec<Org>, spec: SubjectSpec, key_id: &str, r
 /// Reads an erasure record.
 pub fn record(app: &App, id: &str) -> Result<Option<ErasureRecord>, ApiError> {
     match app.store.erasure(id)? {
-        Some(body) => Ok(Some(serde_json::from_str(&body).map_err(ApiError::internal)?)),
+        Some(body) => Ok(Some(
+            serde_json::from_str(&body).map_err(ApiError::internal)?,
+        )),
         None => Ok(None),
     }
 }

@@ -21,13 +21,21 @@ use crate::time::now_ms;
 const DAY_MS: i64 = 86_400_000;
 
 /// Sets (or clears, with `None`) an organization's retention.
-pub async fn set_retention(app: &App, org: &Org, days: Option<u32>, key_id: &str, reader: &Org) -> Result<Org, ApiError> {
+pub async fn set_retention(
+    app: &App,
+    org: &Org,
+    days: Option<u32>,
+    key_id: &str,
+    reader: &Org,
+) -> Result<Org, ApiError> {
     if let Some(d) = days {
         let (lo, hi) = (app.config.retention_min_days, app.config.retention_max_days);
         if d < lo || d > hi {
             return Err(ApiError::invalid(
                 "days",
-                format!("retention must be between {lo} and {hi} days (configured bounds), got {d}"),
+                format!(
+                    "retention must be between {lo} and {hi} days (configured bounds), got {d}"
+                ),
             ));
         }
     }
@@ -58,17 +66,28 @@ pub async fn set_retention(app: &App, org: &Org, days: Option<u32>, key_id: &str
 
 /// The subject reference a hold or erasure uses in one organization.
 pub fn subject_ref(app: &App, org: &Org, spec: &SubjectSpec) -> Option<Vec<u8>> {
-    let s = spec
-        .id
-        .clone()
-        .or_else(|| spec.email.as_ref().map(|e| format!("email:{}", e.to_lowercase())))?;
+    let s = spec.id.clone().or_else(|| {
+        spec.email
+            .as_ref()
+            .map(|e| format!("email:{}", e.to_lowercase()))
+    })?;
     Some(app.master.subject_ref(&org.id, &s))
 }
 
 /// Places a legal hold on an organization, or on a subject in it.
-pub async fn place_hold(app: &App, org: &Org, subject: Option<SubjectSpec>, reason: String, key_id: &str, reader: &Org) -> Result<LegalHold, ApiError> {
+pub async fn place_hold(
+    app: &App,
+    org: &Org,
+    subject: Option<SubjectSpec>,
+    reason: String,
+    key_id: &str,
+    reader: &Org,
+) -> Result<LegalHold, ApiError> {
     if reason.trim().is_empty() || reason.chars().count() > 200 {
-        return Err(ApiError::invalid("reason", "reason must be 1 to 200 characters (a case reference, not personal data)"));
+        return Err(ApiError::invalid(
+            "reason",
+            "reason must be 1 to 200 characters (a case reference, not personal data)",
+        ));
     }
     let sref = match &subject {
         Some(s) => {
@@ -96,7 +115,14 @@ pub async fn place_hold(app: &App, org: &Org, subject: Option<SubjectSpec>, reas
             let mut md = Map::new();
             md.insert("hold_id".into(), json!(h2.id));
             md.insert("organization_id".into(), json!(org_id));
-            md.insert("scope".into(), json!(if h2.subject.is_some() { "subject" } else { "organization" }));
+            md.insert(
+                "scope".into(),
+                json!(if h2.subject.is_some() {
+                    "subject"
+                } else {
+                    "organization"
+                }),
+            );
             if let Some(s) = &h2.subject {
                 md.insert("subject_pseudonym".into(), json!(hex::encode(s)));
             }
@@ -110,13 +136,22 @@ pub async fn place_hold(app: &App, org: &Org, subject: Option<SubjectSpec>, reas
 }
 
 /// Releases a legal hold.
-pub async fn release_hold(app: &App, id: &str, key_id: &str, reader: &Org) -> Result<LegalHold, ApiError> {
+pub async fn release_hold(
+    app: &App,
+    id: &str,
+    key_id: &str,
+    reader: &Org,
+) -> Result<LegalHold, ApiError> {
     let hold = app
         .store
         .holds()?
         .into_iter()
         .find(|h| h.id == id && app.is_within(h.org, reader.key))
-        .ok_or_else(|| ApiError::not_found(format!("legal hold {id:?} does not exist or is not visible to this key")))?;
+        .ok_or_else(|| {
+            ApiError::not_found(format!(
+                "legal hold {id:?} does not exist or is not visible to this key"
+            ))
+        })?;
     if hold.released_ms.is_some() {
         return Ok(hold);
     }
@@ -209,7 +244,13 @@ pub async fn prune_due_at(app: &App, now: i64) -> Result<u64, ApiError> {
                     md.insert("events_pruned".into(), json!(n));
                     md.insert("below_seq".into(), json!(below));
                     md.insert("retention_days".into(), json!(days));
-                    let ev = own_event("compliance.retention_pruned", &o, "sealtrail-pruner", None, md);
+                    let ev = own_event(
+                        "compliance.retention_pruned",
+                        &o,
+                        "sealtrail-pruner",
+                        None,
+                        md,
+                    );
                     append_own(b, &catalog, &o, &ev)?;
                 }
                 Ok(n)

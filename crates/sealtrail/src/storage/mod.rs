@@ -356,7 +356,11 @@ pub trait Txn {
     /// Stores (or replaces) a subject key.
     fn put_subject_key(&mut self, rec: &SubjectKeyRecord) -> StoreResult<()>;
     /// Events of an organization whose envelopes include a subject.
-    fn events_with_subject(&mut self, org: OrgKey, subject: &[u8]) -> StoreResult<Vec<SubjectEvent>>;
+    fn events_with_subject(
+        &mut self,
+        org: OrgKey,
+        subject: &[u8],
+    ) -> StoreResult<Vec<SubjectEvent>>;
     /// Replaces an event's personal-data columns (erasure).
     fn set_event_pii(
         &mut self,
@@ -368,7 +372,8 @@ pub trait Txn {
     /// Removes bodies and personal data of an organization's events with
     /// `seq < below_seq`, except events holding any of `keep_subjects`;
     /// leaves stay. Returns how many events were pruned.
-    fn prune(&mut self, org: OrgKey, below_seq: u64, keep_subjects: &[Vec<u8>]) -> StoreResult<u64>;
+    fn prune(&mut self, org: OrgKey, below_seq: u64, keep_subjects: &[Vec<u8>])
+    -> StoreResult<u64>;
     /// Places a legal hold.
     fn insert_hold(&mut self, hold: &LegalHold) -> StoreResult<()>;
     /// Releases a legal hold; false if it was not active.

@@ -540,7 +540,11 @@ impl Txn for SqliteTxn<'_> {
             .map_err(eng)
     }
 
-    fn events_with_subject(&mut self, org: OrgKey, subject: &[u8]) -> StoreResult<Vec<SubjectEvent>> {
+    fn events_with_subject(
+        &mut self,
+        org: OrgKey,
+        subject: &[u8],
+    ) -> StoreResult<Vec<SubjectEvent>> {
         let mut st = self
             .tx
             .prepare_cached(
@@ -591,7 +595,12 @@ impl Txn for SqliteTxn<'_> {
         Ok(())
     }
 
-    fn prune(&mut self, org: OrgKey, below_seq: u64, keep_subjects: &[Vec<u8>]) -> StoreResult<u64> {
+    fn prune(
+        &mut self,
+        org: OrgKey,
+        below_seq: u64,
+        keep_subjects: &[Vec<u8>],
+    ) -> StoreResult<u64> {
         if keep_subjects.is_empty() {
             let n = self
                 .tx
@@ -605,18 +614,23 @@ impl Txn for SqliteTxn<'_> {
         }
         let mut st = self
             .tx
-            .prepare("SELECT gseq, subjects FROM events WHERE org = ? AND seq < ? AND entry IS NOT NULL")
+            .prepare(
+                "SELECT gseq, subjects FROM events WHERE org = ? AND seq < ? AND entry IS NOT NULL",
+            )
             .map_err(eng)?;
         let rows: Vec<(i64, Option<Vec<u8>>)> = st
-            .query_map(params![org, below_seq as i64], |r| Ok((r.get(0)?, r.get(1)?)))
+            .query_map(params![org, below_seq as i64], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
             .map_err(eng)?
             .collect::<Result<_, _>>()
             .map_err(eng)?;
         let mut n = 0;
         for (gseq, subjects) in rows {
-            let held = subjects
-                .as_deref()
-                .is_some_and(|s| s.chunks(16).any(|c| keep_subjects.iter().any(|k| k.as_slice() == c)));
+            let held = subjects.as_deref().is_some_and(|s| {
+                s.chunks(16)
+                    .any(|c| keep_subjects.iter().any(|k| k.as_slice() == c))
+            });
             if held {
                 continue;
             }
