@@ -8,6 +8,7 @@ pub mod ingest;
 pub mod operator;
 pub mod ops;
 pub mod privacy;
+pub mod stream;
 
 use std::sync::Arc;
 
@@ -39,6 +40,7 @@ pub fn router(app: AppState) -> Router {
         .route("/v1/integrity/keys", get(compliance::signer_keys))
         .route("/v1/ingest/activities", post(ingest::post_activities))
         .route("/v1/compliance/activities", get(compliance::list))
+        .route("/v1/compliance/activities/stream", get(stream::stream))
         .route("/v1/compliance/activities/{id}", get(compliance::get_one))
         .route(
             "/v1/compliance/organizations",

@@ -6,6 +6,7 @@
 //! position in that sequence is stable: paging never skips or repeats an
 //! event, however many arrive meanwhile.
 
+pub mod ocsf;
 pub mod params;
 pub mod render;
 
@@ -149,14 +150,16 @@ pub fn page(app: &App, scope_root: OrgKey, p: &FeedParams) -> Result<Page, ApiEr
     }
     let mut renderer = render::Renderer::new(app);
     let mut data = Vec::with_capacity(rows.len());
+    let mut ids = Vec::with_capacity(rows.len());
     for r in &rows {
-        data.push(Value::Object(renderer.render(r, p.include_proof)?));
+        let m = renderer.render(r, p.include_proof)?;
+        ids.push(m.get("id").and_then(Value::as_str).map(str::to_string));
+        data.push(if p.format == "ocsf" {
+            ocsf::to_ocsf(&m, &app.catalog)
+        } else {
+            Value::Object(m)
+        });
     }
-    let id_of = |v: Option<&Value>| {
-        v.and_then(|e| e.get("id"))
-            .and_then(Value::as_str)
-            .map(str::to_string)
-    };
     let coverage = orgs
         .iter()
         .filter_map(|k| app.org_by_key(*k))
@@ -167,8 +170,8 @@ pub fn page(app: &App, scope_root: OrgKey, p: &FeedParams) -> Result<Page, ApiEr
         })
         .collect();
     Ok(Page {
-        first_id: id_of(data.first()),
-        last_id: id_of(data.last()),
+        first_id: ids.first().cloned().flatten(),
+        last_id: ids.last().cloned().flatten(),
         has_more,
         data,
         coverage,
