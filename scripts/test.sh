@@ -21,6 +21,9 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   fi
 fi
 
+# An independent OCSF validator (PyPI pydantic-ocsf) for the OCSF tests.
+python3 -c 'import ocsf.v1_7_0' 2>/dev/null || pip install --quiet --disable-pip-version-check pydantic-ocsf==3.0.0
+
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo test --workspace --locked
