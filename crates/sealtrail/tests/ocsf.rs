@@ -18,7 +18,7 @@ fn event_of(def: &sealtrail_model::TypeDef, i: usize) -> Value {
         "actor": {"type": "user", "id": "user_1", "email": "ada@example.com", "name": "Ada",
                   "ip_address": "203.0.113.7", "user_agent": "Mozilla/5.0", "api_key_id": "key_1"},
         "target": {"type": "user", "id": format!("user_{i}"), "name": "Grace"},
-        "outcome": if i % 4 == 0 { "failure" } else { "success" },
+        "outcome": if i.is_multiple_of(4) { "failure" } else { "success" },
         "changes": [{"field": "role", "old": "member", "new": "admin"}],
         "metadata": {"tool_name": "search", "server": "mcp_docs", "email": "grace@example.com",
                      "username": "grace", "user_name": "grace", "display_name": "Grace", "permission": "files:read"}
