@@ -90,7 +90,8 @@ async fn every_filter_selects_exactly_the_matching_events() {
     s.ingest_ok(&platform, &platform_batch).await;
     // Stored order (commit order): e2, e1, e3, e4, e5.
 
-    let only_sources = "exclude_activity_types[]=compliance.*&exclude_activity_types[]=compliance_api.*";
+    let only_sources =
+        "exclude_activity_types[]=compliance.*&exclude_activity_types[]=compliance_api.*";
     let cases: Vec<(&str, Vec<&str>)> = vec![
         ("", vec!["e5", "e4", "e3", "e1", "e2"]),
         ("order=asc", vec!["e2", "e1", "e3", "e4", "e5"]),
@@ -99,7 +100,10 @@ async fn every_filter_selects_exactly_the_matching_events() {
             "activity_types[]=api_key.*&activity_types[]=user.login",
             vec!["e3", "e1", "e2"],
         ),
-        ("activity_types[]=api_key.created,user.login", vec!["e3", "e1"]),
+        (
+            "activity_types[]=api_key.created,user.login",
+            vec!["e3", "e1"],
+        ),
         ("activity_types[]=api_key.rotated", vec![]),
         ("exclude_activity_types[]=api_key.*", vec!["e5", "e4", "e3"]),
         (
@@ -124,10 +128,19 @@ async fn every_filter_selects_exactly_the_matching_events() {
         ("ip_address=2001:db8:0::1", vec!["e4"]),
         ("outcome=failure", vec!["e2"]),
         ("outcome=success", vec!["e5", "e4", "e3", "e1"]),
-        ("created_at.gt=2026-01-10T10:00:00Z", vec!["e5", "e4", "e3", "e2"]),
-        ("created_at.gte=2026-01-10T10:00:00Z", vec!["e5", "e4", "e3", "e1", "e2"]),
+        (
+            "created_at.gt=2026-01-10T10:00:00Z",
+            vec!["e5", "e4", "e3", "e2"],
+        ),
+        (
+            "created_at.gte=2026-01-10T10:00:00Z",
+            vec!["e5", "e4", "e3", "e1", "e2"],
+        ),
         ("created_at.lt=2026-01-10T10:00:02Z", vec!["e1", "e2"]),
-        ("created_at.lte=2026-01-10T10:00:02Z", vec!["e3", "e1", "e2"]),
+        (
+            "created_at.lte=2026-01-10T10:00:02Z",
+            vec!["e3", "e1", "e2"],
+        ),
         (
             "created_at.gte=2026-01-10T11:00:01%2B01:00&created_at.lt=2026-01-10T10:00:04Z",
             vec!["e4", "e3", "e2"],
@@ -141,8 +154,14 @@ async fn every_filter_selects_exactly_the_matching_events() {
         let b = r.expect(200);
         let data = b["data"].as_array().unwrap();
         assert_eq!(sids(data), want, "query {q}");
-        assert_eq!(b["first_id"], data.first().map_or(Value::Null, |e| e["id"].clone()));
-        assert_eq!(b["last_id"], data.last().map_or(Value::Null, |e| e["id"].clone()));
+        assert_eq!(
+            b["first_id"],
+            data.first().map_or(Value::Null, |e| e["id"].clone())
+        );
+        assert_eq!(
+            b["last_id"],
+            data.last().map_or(Value::Null, |e| e["id"].clone())
+        );
         assert_eq!(b["has_more"], q.starts_with("limit=2"), "query {q}");
     }
 
@@ -159,7 +178,10 @@ async fn every_filter_selects_exactly_the_matching_events() {
 
     // Sealtrail's own events are in the feed too, with their category.
     let r = s
-        .feed(&reader, "categories[]=compliance&organization_ids[]=acme&order=asc")
+        .feed(
+            &reader,
+            "categories[]=compliance&organization_ids[]=acme&order=asc",
+        )
         .await;
     let own = r.expect(200)["data"].as_array().unwrap().clone();
     assert_eq!(
@@ -197,7 +219,10 @@ async fn limits_and_cursors_page_through_the_feed() {
         .clone();
     assert_eq!(ids(p2["data"].as_array().unwrap()), all_desc[100..200]);
     let back = s
-        .feed(&reader, &format!("{q}&before_id={}", p2["first_id"].as_str().unwrap()))
+        .feed(
+            &reader,
+            &format!("{q}&before_id={}", p2["first_id"].as_str().unwrap()),
+        )
         .await
         .expect(200)
         .clone();
@@ -252,7 +277,9 @@ async fn limits_and_cursors_page_through_the_feed() {
             .problem(400, "invalid_parameter", Some(field));
     }
     let both = format!("after_id={}&before_id={}", all_desc[1], all_desc[0]);
-    s.feed(&reader, &both).await.problem(400, "invalid_parameter", None);
+    s.feed(&reader, &both)
+        .await
+        .problem(400, "invalid_parameter", None);
 }
 
 #[tokio::test]
@@ -318,8 +345,11 @@ async fn every_read_is_recorded_once_and_reads_do_not_feed_on_themselves() {
     let ingest = s.ingest_key("acme", "platform").await;
     let reader = s.compliance_key("acme", ALL_READ).await;
     let key_id = reader.split('.').next().unwrap().to_string();
-    s.ingest_ok(&ingest, &[event("acme", "user.login"), event("acme", "user.logout")])
-        .await;
+    s.ingest_ok(
+        &ingest,
+        &[event("acme", "user.login"), event("acme", "user.logout")],
+    )
+    .await;
     let accessed = "activity_types[]=compliance_api.accessed&limit=5000";
 
     // A read before any other: there is nothing to see, not even itself.
@@ -331,8 +361,12 @@ async fn every_read_is_recorded_once_and_reads_do_not_feed_on_themselves() {
         .as_str()
         .unwrap()
         .to_string();
-    s.feed(&reader, "activity_types[]=user.*&limit=1").await.expect(200);
-    s.feed(&reader, "actor_ids[]=user_1&actor_ids[]=user_2").await.expect(200);
+    s.feed(&reader, "activity_types[]=user.*&limit=1")
+        .await
+        .expect(200);
+    s.feed(&reader, "actor_ids[]=user_1&actor_ids[]=user_2")
+        .await
+        .expect(200);
     s.get(&format!("/v1/compliance/activities/{id}"), Some(&reader))
         .await
         .expect(200);
@@ -445,7 +479,9 @@ async fn paging_while_10000_events_arrive_shows_every_event_exactly_once() {
     let acked_before = s
         .ingest_ok(
             &ingest,
-            &(0..100).map(|_| event("acme", "user.login")).collect::<Vec<_>>(),
+            &(0..100)
+                .map(|_| event("acme", "user.login"))
+                .collect::<Vec<_>>(),
         )
         .await;
     let oldest = acked_before[0].0.clone();
@@ -518,7 +554,11 @@ async fn paging_while_10000_events_arrive_shows_every_event_exactly_once() {
     let back = back_after.await.unwrap();
     let start = key(&back[0]);
     let expect: Vec<String> = acked.iter().filter(|i| key(i) <= start).cloned().collect();
-    assert!(expect.len() > 100 && expect.len() < 10_100, "{}", expect.len());
+    assert!(
+        expect.len() > 100 && expect.len() < 10_100,
+        "{}",
+        expect.len()
+    );
     check("desc after_id", back, &expect);
     let back = back_before.await.unwrap();
     let start = key(&back[0]);

@@ -203,17 +203,13 @@ async fn a_body_is_at_most_5_mb() {
     // Just under the limit is accepted, whatever the server's defaults.
     let mut body = format!("[{}]", event("acme", "user.login")).into_bytes();
     body.resize(limit, b' ');
-    let r = s
-        .ingest_raw(&ingest, Some("application/json"), body)
-        .await;
+    let r = s.ingest_raw(&ingest, Some("application/json"), body).await;
     assert_eq!(r.expect(200)["accepted"], 1);
 
     // One byte more is refused with a problem body.
     let mut body = format!("[{}]", event("acme", "user.login")).into_bytes();
     body.resize(limit + 1, b' ');
-    let r = s
-        .ingest_raw(&ingest, Some("application/json"), body)
-        .await;
+    let r = s.ingest_raw(&ingest, Some("application/json"), body).await;
     r.problem(413, "too_large", Some("body"));
     assert_eq!(sent(&s, &reader).await.len(), 1);
 }
@@ -305,7 +301,12 @@ async fn an_organization_not_enabled_stores_nothing_and_counts_refusals() {
     let all = s.feed_all(&reader, NO_READS).await;
     assert_eq!(
         types(&all),
-        vec!["compliance.enabled", "user.login", "user.login", "user.login"]
+        vec![
+            "compliance.enabled",
+            "user.login",
+            "user.login",
+            "user.login"
+        ]
     );
     assert_eq!(all[0]["log"]["seq"], 0);
 
@@ -317,9 +318,7 @@ async fn an_organization_not_enabled_stores_nothing_and_counts_refusals() {
     )
     .await
     .expect(200);
-    let r = s
-        .ingest(&ingest, &[event("dormant", "user.logout")])
-        .await;
+    let r = s.ingest(&ingest, &[event("dormant", "user.logout")]).await;
     r.problem(422, "organization_not_enabled", Some("organization_id"));
     let all = s.feed_all(&reader, NO_READS).await;
     assert_eq!(types(&all).last().unwrap(), "compliance.disabled");
@@ -353,7 +352,10 @@ async fn a_mixed_batch_stores_what_may_be_stored_and_says_why_not_for_the_rest()
     let b = r.expect(200);
     assert_eq!(statuses(b), vec!["accepted", "refused", "accepted"]);
     assert_eq!(b["results"][1]["error"]["type"], "organization_not_enabled");
-    assert_eq!((b["accepted"].clone(), b["refused"].clone()), (json!(2), json!(1)));
+    assert_eq!(
+        (b["accepted"].clone(), b["refused"].clone()),
+        (json!(2), json!(1))
+    );
     assert_eq!(
         types(&sent(&s, &reader).await),
         vec!["user.login", "user.logout"]
@@ -387,9 +389,7 @@ async fn inference_content_is_refused_naming_the_field() {
             "metadata.steps[0].modelResponse",
         ),
         (
-            with(&|e| {
-                e["changes"] = json!([{ "field": "system_prompt", "old": "a", "new": "b" }])
-            }),
+            with(&|e| e["changes"] = json!([{ "field": "system_prompt", "old": "a", "new": "b" }])),
             "inference_content",
             "changes[0].field",
         ),
@@ -441,7 +441,10 @@ async fn inference_content_is_refused_naming_the_field() {
         );
         let msg = res["error"]["message"].as_str().unwrap();
         if !field.is_empty() {
-            assert!(msg.contains(field), "case {i}: message names the field: {msg}");
+            assert!(
+                msg.contains(field),
+                "case {i}: message names the field: {msg}"
+            );
         }
     }
     let stored = sent(&s, &reader).await;

@@ -207,8 +207,12 @@ impl Server {
 
     /// Posts events as a JSON array.
     pub async fn ingest(&self, key: &str, events: &[Value]) -> Resp {
-        self.post("/v1/ingest/activities", Some(key), &Value::from(events.to_vec()))
-            .await
+        self.post(
+            "/v1/ingest/activities",
+            Some(key),
+            &Value::from(events.to_vec()),
+        )
+        .await
     }
 
     /// Posts a raw body with a content type.
@@ -228,7 +232,12 @@ impl Server {
     pub async fn ingest_ok(&self, key: &str, events: &[Value]) -> Vec<(String, u64)> {
         let r = self.ingest(key, events).await;
         let b = r.expect(200);
-        assert_eq!(b["accepted"], events.len(), "every event accepted: {}", r.text);
+        assert_eq!(
+            b["accepted"],
+            events.len(),
+            "every event accepted: {}",
+            r.text
+        );
         b["results"]
             .as_array()
             .unwrap()
