@@ -72,12 +72,15 @@ pub async fn create_org(
     };
     let res = app
         .sequencer
-        .run(move |b| {
-            let r = b.insert_org(org);
-            if let Err(e) = &r {
-                b.fail(e);
+        .run(move |b| match b.insert_org(org) {
+            // A taken id is refused before anything is written: only this
+            // request fails, the rest of the group commit goes on.
+            Err(StoreError::Conflict(m)) => Err(StoreError::Conflict(m)),
+            Err(e) => {
+                b.fail(&e);
+                Err(e)
             }
-            r
+            ok => ok,
         })
         .await;
     match res {
