@@ -52,9 +52,8 @@ impl Resp {
         assert_eq!(b["type"], kind, "problem type in {}", self.text);
         let msg = b["message"].as_str().unwrap_or("");
         assert!(!msg.is_empty(), "a problem needs a message: {}", self.text);
-        match field {
-            Some(f) => assert_eq!(b["field"], f, "problem field in {}", self.text),
-            None => {}
+        if let Some(f) = field {
+            assert_eq!(b["field"], f, "problem field in {}", self.text);
         }
         b
     }
