@@ -289,9 +289,15 @@ async fn an_organization_not_enabled_stores_nothing_and_counts_refusals() {
         3.0
     );
 
-    // Nothing of it is in the log: the feed is empty.
+    // Nothing of it is in the log: the feed is empty, and says that
+    // coverage has not begun.
     let feed = s.feed(&reader, "").await;
-    assert_eq!(feed.expect(200)["data"], json!([]));
+    let b = feed.expect(200);
+    assert_eq!(b["data"], json!([]));
+    assert_eq!(
+        b["coverage"],
+        json!([{"organization_id": "dormant", "logging_enabled": false, "logging_enabled_at": null}])
+    );
 
     // After enablement the log starts with compliance.enabled, and the same
     // events are new (nothing was kept to deduplicate against).
@@ -309,6 +315,11 @@ async fn an_organization_not_enabled_stores_nothing_and_counts_refusals() {
         ]
     );
     assert_eq!(all[0]["log"]["seq"], 0);
+    let b = s.feed(&reader, "limit=1").await.expect(200).clone();
+    assert_eq!(b["coverage"][0]["logging_enabled"], true);
+    let began = b["coverage"][0]["logging_enabled_at"].as_str().unwrap();
+    assert!(began <= all[0]["received_at"].as_str().unwrap());
+    assert!(began >= all[0]["created_at"].as_str().unwrap());
 
     // Disabling is recorded, and refuses again.
     s.post(
@@ -481,4 +492,32 @@ async fn only_ingest_keys_may_ingest() {
         .await;
     r.problem(401, "unauthenticated", None);
     assert!(sent(&s, &reader).await.is_empty());
+}
+
+#[tokio::test]
+async fn a_retry_gets_the_original_result_even_after_recording_stops() {
+    // The source never saw the first answer; recording was switched off
+    // since. Its retry must learn the events are stored, not that they
+    // were refused.
+    let s = Server::start().await;
+    let (ingest, reader) = setup(&s, "acme").await;
+    let batch = vec![event_sid("acme", "user.login", "late-1")];
+    let first = s.ingest_ok(&ingest, &batch).await;
+    s.post(
+        "/v1/operator/organizations/acme/disable",
+        Some(&s.operator),
+        &json!({}),
+    )
+    .await
+    .expect(200);
+    let r = s.ingest(&ingest, &batch).await;
+    let b = r.expect(200);
+    assert_eq!(b["results"][0]["status"], "duplicate");
+    assert_eq!(b["results"][0]["id"], first[0].0.as_str());
+    assert_eq!(b["results"][0]["seq"], first[0].1);
+    // A new event is still refused.
+    s.ingest(&ingest, &[event_sid("acme", "user.login", "late-2")])
+        .await
+        .problem(422, "organization_not_enabled", Some("organization_id"));
+    assert_eq!(sent(&s, &reader).await.len(), 1);
 }
