@@ -5,7 +5,7 @@ mod common;
 
 use std::collections::HashSet;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use common::*;
 use sealtrail::ids::ActivityId;
@@ -464,7 +464,7 @@ async fn walk(
             match &tail_until_done {
                 None => return seen,
                 Some(_) if done_before => return seen,
-                Some(_) => tokio::time::sleep(std::time::Duration::from_millis(5)).await,
+                Some(_) => tokio::time::sleep(std::time::Duration::from_millis(20)).await,
             }
         }
     }
@@ -472,7 +472,8 @@ async fn walk(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn paging_while_10000_events_arrive_shows_every_event_exactly_once() {
-    let s = Arc::new(Server::start().await);
+    // Pagers poll hard; the rate limit is not what this test is about.
+    let s = Arc::new(Server::start_with(|c| c.rate_limit_per_minute = 1_000_000).await);
     s.org("acme", None).await;
     let ingest = s.ingest_key("acme", "platform").await;
     let reader = s.compliance_key("acme", ALL_READ).await;
@@ -487,9 +488,10 @@ async fn paging_while_10000_events_arrive_shows_every_event_exactly_once() {
     let oldest = acked_before[0].0.clone();
 
     let done = Arc::new(AtomicBool::new(false));
+    let progress = Arc::new(AtomicUsize::new(0));
     let mut ingesters = Vec::new();
     for w in 0..4 {
-        let (s, ingest) = (s.clone(), ingest.clone());
+        let (s, ingest, progress) = (s.clone(), ingest.clone(), progress.clone());
         ingesters.push(tokio::spawn(async move {
             let mut got = Vec::new();
             for b in 0..25 {
@@ -497,6 +499,7 @@ async fn paging_while_10000_events_arrive_shows_every_event_exactly_once() {
                     .map(|i| event_sid("acme", "file.created", &format!("w{w}-b{b}-{i}")))
                     .collect();
                 got.extend(s.ingest_ok(&ingest, &batch).await.into_iter().map(|a| a.0));
+                progress.fetch_add(batch.len(), Ordering::SeqCst);
             }
             got
         }));
@@ -513,7 +516,9 @@ async fn paging_while_10000_events_arrive_shows_every_event_exactly_once() {
     };
     // Backward walks that start at the newest event of the moment, once
     // some of the new events are in.
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    while progress.load(Ordering::SeqCst) < 1000 {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
     let back_after = {
         let (s, r) = (s.clone(), reader.clone());
         tokio::spawn(async move { walk(&s, &r, "desc", "after_id", None, None).await })
@@ -554,11 +559,7 @@ async fn paging_while_10000_events_arrive_shows_every_event_exactly_once() {
     let back = back_after.await.unwrap();
     let start = key(&back[0]);
     let expect: Vec<String> = acked.iter().filter(|i| key(i) <= start).cloned().collect();
-    assert!(
-        expect.len() > 100 && expect.len() < 10_100,
-        "{}",
-        expect.len()
-    );
+    assert!(expect.len() > 1000, "{}", expect.len());
     check("desc after_id", back, &expect);
     let back = back_before.await.unwrap();
     let start = key(&back[0]);
