@@ -21,6 +21,8 @@ pub struct ApiError {
     pub field: Option<String>,
     /// Seconds to wait, for 429 and 503.
     pub retry_after: Option<u64>,
+    /// Further response headers (e.g. the `ratelimit-*` headers of a 429).
+    pub headers: Vec<(&'static str, String)>,
 }
 
 #[derive(Serialize)]
@@ -41,12 +43,19 @@ impl ApiError {
             message: message.into(),
             field: None,
             retry_after: None,
+            headers: Vec::new(),
         }
     }
 
     /// Names the offending field.
     pub fn with_field(mut self, field: impl Into<String>) -> Self {
         self.field = Some(field.into());
+        self
+    }
+
+    /// Adds response headers.
+    pub fn with_headers(mut self, headers: Vec<(&'static str, String)>) -> Self {
+        self.headers.extend(headers);
         self
     }
 
@@ -129,6 +138,11 @@ impl IntoResponse for ApiError {
             && let Ok(v) = HeaderValue::from_str(&secs.to_string())
         {
             resp.headers_mut().insert("retry-after", v);
+        }
+        for (k, v) in &self.headers {
+            if let Ok(v) = HeaderValue::from_str(v) {
+                resp.headers_mut().insert(*k, v);
+            }
         }
         resp
     }

@@ -213,7 +213,8 @@ pub async fn reader(app: &AppState, headers: &HeaderMap, scope: Scope) -> Result
             ),
         );
         e.retry_after = Some(d.reset_secs);
-        return Err(e);
+        // The 429 carries the same pacing headers as every other answer.
+        return Err(e.with_headers(limit_headers));
     }
     Ok(Reader {
         key_id,

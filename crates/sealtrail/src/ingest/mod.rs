@@ -268,20 +268,9 @@ pub async fn ingest(
             let mut out = Vec::with_capacity(prepared.len());
             for p in prepared {
                 let org = b.org_now(p.org.key).unwrap_or(p.org);
-                if !org.enabled {
-                    out.push(EventResult::Refused {
-                        index: p.index,
-                        error: refusal(
-                            "organization_not_enabled",
-                            format!(
-                                "recording is not enabled for organization {}; nothing sent before enablement is stored",
-                                org.id
-                            ),
-                            Some("organization_id".into()),
-                        ),
-                    });
-                    continue;
-                }
+                // A retry gets the original result first, whatever happened
+                // since (recording switched off included): the source must
+                // learn that its events are stored.
                 if let Some(sid) = &p.input.source_event_id {
                     match b.txn().find_source_event(org.key, &product_owned, sid) {
                         Ok(Some((gseq, seq, ms))) => {
@@ -298,6 +287,20 @@ pub async fn ingest(
                             return Err(e);
                         }
                     }
+                }
+                if !org.enabled {
+                    out.push(EventResult::Refused {
+                        index: p.index,
+                        error: refusal(
+                            "organization_not_enabled",
+                            format!(
+                                "recording is not enabled for organization {}; nothing sent before enablement is stored",
+                                org.id
+                            ),
+                            Some("organization_id".into()),
+                        ),
+                    });
+                    continue;
                 }
                 let Some(def) = catalog.get(&p.input.activity_type) else {
                     continue;

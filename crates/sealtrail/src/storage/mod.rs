@@ -344,7 +344,9 @@ pub trait Txn {
     fn insert_event(&mut self, ev: &NewEvent) -> StoreResult<()>;
     /// Persists the hash of a complete subtree.
     fn insert_node(&mut self, org: OrgKey, level: u32, index: u64, hash: &Hash) -> StoreResult<()>;
-    /// Creates an organization and returns its key.
+    /// Creates an organization and returns its key. An id already taken is
+    /// [`StoreError::Conflict`] with nothing written, so the transaction
+    /// stays usable for the other writes of its group commit.
     fn insert_org(&mut self, org: &Org) -> StoreResult<OrgKey>;
     /// Updates the mutable fields of an organization.
     fn update_org(&mut self, org: &Org) -> StoreResult<()>;
