@@ -4,6 +4,7 @@
 
 pub mod compliance;
 pub mod docs;
+pub mod export;
 pub mod ingest;
 pub mod operator;
 pub mod ops;
@@ -55,6 +56,7 @@ pub fn router(app: AppState) -> Router {
             "/v1/compliance/integrity/consistency",
             get(compliance::consistency),
         )
+        .route("/v1/compliance/exports", post(export::create))
         .route(
             "/v1/operator/organizations",
             get(operator::list_orgs).post(operator::create_org),

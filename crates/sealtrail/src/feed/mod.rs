@@ -187,10 +187,17 @@ pub fn filters_echo(raw_query: &str) -> Map<String, Value> {
     let mut m = Map::new();
     for (k, v) in form_urlencoded::parse(raw_query.as_bytes()) {
         let key = k.trim_end_matches("[]").to_string();
+        // Personal filter values would land in a leaf entry, which can
+        // never be erased: record that they were given, not what they were.
+        let v = if key == "actor_emails" || key == "ip_address" {
+            Value::String("(redacted)".into())
+        } else {
+            Value::String(v.into_owned())
+        };
         match m.get_mut(&key) {
-            Some(Value::Array(a)) => a.push(Value::String(v.into_owned())),
+            Some(Value::Array(a)) => a.push(v),
             _ => {
-                m.insert(key, Value::Array(vec![Value::String(v.into_owned())]));
+                m.insert(key, Value::Array(vec![v]));
             }
         }
     }
