@@ -214,7 +214,7 @@ pub fn fsck(a: FsckArgs) -> anyhow::Result<()> {
     }
     let (verifiers, key_name) = data_dir_verifiers(&a.data_dir)?;
     let log_name = a.log_name.unwrap_or(key_name);
-    let store = crate::storage::sqlite::SqliteStore::open(&db)?;
+    let store = crate::storage::sqlite::SqliteStore::open_read_only(&db)?;
     let report = crate::log::fsck::check_all(
         &store,
         &verifiers,

@@ -163,6 +163,24 @@ impl SqliteStore {
         })
     }
 
+    /// Opens an existing database for reading only, creating and changing
+    /// nothing: offline verification must not alter (or repair, e.g. by
+    /// rebuilding a dropped index) what it checks.
+    pub fn open_read_only(path: &Path) -> StoreResult<SqliteStore> {
+        if !path.is_file() {
+            return Err(StoreError::NotFound(format!(
+                "{} does not exist",
+                path.display()
+            )));
+        }
+        let writer = open(path, false)?;
+        Ok(SqliteStore {
+            path: path.to_path_buf(),
+            writer: Mutex::new(writer),
+            readers: Mutex::new(Vec::new()),
+        })
+    }
+
     /// The database file.
     pub fn path(&self) -> &Path {
         &self.path
