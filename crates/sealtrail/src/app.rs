@@ -74,6 +74,7 @@ impl App {
         let signer = SignerKeys::load_or_create(&config.data_dir, &config.log_name)?;
         let registry = Arc::new(RwLock::new(Registry::new(store.orgs()?)));
         let metrics = Arc::new(Metrics::default());
+        crate::log::fsck::startup_check(store.as_ref(), &signer.verifiers(), &config.log_name)?;
         crate::log::proofs::check_heads(store.as_ref(), &registry)?;
         let sequencer = Sequencer::start(
             store.clone(),

@@ -4,6 +4,7 @@
 
 pub mod compliance;
 pub mod docs;
+pub mod export;
 pub mod ingest;
 pub mod operator;
 pub mod ops;
@@ -72,6 +73,7 @@ pub fn router(app: AppState) -> Router {
             "/v1/compliance/legal_holds/{id}/release",
             post(privacy::release_hold),
         )
+        .route("/v1/compliance/exports", post(export::create))
         .route(
             "/v1/operator/organizations",
             get(operator::list_orgs).post(operator::create_org),

@@ -2,6 +2,8 @@
 //! client commands for administrators, and offline verification.
 
 pub mod client;
+pub mod integrity;
+pub mod witness;
 
 use std::path::PathBuf;
 
@@ -75,6 +77,14 @@ pub enum Command {
     /// Erasure, retention and legal holds (compliance key).
     #[command(subcommand)]
     Privacy(client::PrivacyCmd),
+    /// Download an evidence bundle (compliance key with the export scope).
+    Export(integrity::ExportArgs),
+    /// Check an evidence bundle offline with the log's public key.
+    Verify(integrity::VerifyArgs),
+    /// Check a data directory offline: leaves, tiles, heads, checkpoints.
+    Fsck(integrity::FsckArgs),
+    /// Watch a server's checkpoints and alarm if a log is not append-only.
+    Witness(witness::WitnessArgs),
 }
 
 /// Runs the command line.
@@ -85,6 +95,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Keys(c) => client::keys(c).await,
         Command::Activities(c) => client::activities(c).await,
         Command::Privacy(c) => client::privacy(c).await,
+        Command::Export(a) => integrity::export(a).await,
+        Command::Verify(a) => integrity::verify(a),
+        Command::Fsck(a) => integrity::fsck(a),
+        Command::Witness(a) => witness::run(a).await,
     }
 }
 

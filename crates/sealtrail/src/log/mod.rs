@@ -6,6 +6,7 @@
 
 pub mod checkpoint;
 pub mod entry;
+pub mod fsck;
 pub mod proofs;
 pub mod sequencer;
 

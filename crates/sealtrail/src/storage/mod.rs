@@ -316,6 +316,27 @@ pub struct LegalHold {
     pub released_ms: Option<i64>,
 }
 
+/// One stored row of a log exactly as found, for offline verification
+/// (`sealtrail fsck`): nothing is interpreted or validated on the way.
+#[derive(Clone, Debug)]
+pub struct LogRow {
+    /// Global commit sequence (row id).
+    pub gseq: u64,
+    /// Owning organization.
+    pub org: OrgKey,
+    /// Position in the log.
+    pub seq: u64,
+    /// Store clock, ms.
+    pub received_ms: i64,
+    /// The canonical entry; `None` once pruned.
+    pub entry: Option<Vec<u8>>,
+    /// The stored leaf hash, whatever its length.
+    pub leaf: Vec<u8>,
+    /// Indexed copies of entry fields, to pinpoint edited rows:
+    /// `(column, value)` for the non-null ones.
+    pub columns: Vec<(&'static str, String)>,
+}
+
 /// The writes of one group commit. Methods are called by the sequencer in
 /// a single transaction that [`Storage::write`] commits durably (or rolls
 /// back entirely) when the closure returns.
@@ -438,6 +459,41 @@ pub trait Storage: Send + Sync + 'static {
     /// Makes removed data unrecoverable from the engine's files (write-ahead
     /// log, free pages).
     fn scrub(&self) -> StoreResult<()>;
+    /// Every stored row of one organization's log, in `(seq, gseq)` order,
+    /// passed to `f`. For offline verification; engines that cannot scan
+    /// say so.
+    fn scan_log(
+        &self,
+        org: OrgKey,
+        f: &mut dyn FnMut(LogRow) -> StoreResult<()>,
+    ) -> StoreResult<()> {
+        let _ = (org, f);
+        Err(StoreError::Unavailable(
+            "this storage engine cannot scan logs for verification".into(),
+        ))
+    }
+    /// Every stored complete-subtree hash of a log as `(level, index, hash)`,
+    /// whatever the hash's length.
+    fn log_nodes(&self, org: OrgKey) -> StoreResult<Vec<(u32, u64, Vec<u8>)>> {
+        let _ = org;
+        Err(StoreError::Unavailable(
+            "this storage engine cannot list tree nodes".into(),
+        ))
+    }
+    /// Every stored checkpoint of a log, ascending by size.
+    fn checkpoints(&self, org: OrgKey) -> StoreResult<Vec<CheckpointRecord>> {
+        let _ = org;
+        Err(StoreError::Unavailable(
+            "this storage engine cannot list checkpoints".into(),
+        ))
+    }
+    /// The organization keys that own stored events or heads, including
+    /// any that have no organization record.
+    fn log_owners(&self) -> StoreResult<Vec<OrgKey>> {
+        Err(StoreError::Unavailable(
+            "this storage engine cannot list log owners".into(),
+        ))
+    }
 
     /// Approximate bytes used on disk.
     fn disk_bytes(&self) -> StoreResult<u64>;

@@ -175,6 +175,24 @@ impl SqliteStore {
         })
     }
 
+    /// Opens an existing database for reading only, creating and changing
+    /// nothing: offline verification must not alter (or repair, e.g. by
+    /// rebuilding a dropped index) what it checks.
+    pub fn open_read_only(path: &Path) -> StoreResult<SqliteStore> {
+        if !path.is_file() {
+            return Err(StoreError::NotFound(format!(
+                "{} does not exist",
+                path.display()
+            )));
+        }
+        let writer = open(path, false)?;
+        Ok(SqliteStore {
+            path: path.to_path_buf(),
+            writer: Mutex::new(writer),
+            readers: Mutex::new(Vec::new()),
+        })
+    }
+
     /// The database file.
     pub fn path(&self) -> &Path {
         &self.path
@@ -1125,6 +1143,121 @@ impl Storage for SqliteStore {
         // checkpointed and truncated.
         conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
             .map_err(eng)
+    }
+
+    fn scan_log(
+        &self,
+        org: OrgKey,
+        f: &mut dyn FnMut(LogRow) -> StoreResult<()>,
+    ) -> StoreResult<()> {
+        self.with_reader(|c| {
+            let mut st = c
+                .prepare(
+                    "SELECT gseq, org, seq, received_ms, entry, leaf, type, category, product,
+                     created_ms, actor_id, target_id, outcome, source_event_id
+                     FROM events WHERE org = ? ORDER BY seq, gseq",
+                )
+                .map_err(eng)?;
+            let mut rows = st.query([org]).map_err(eng)?;
+            while let Some(r) = rows.next().map_err(eng)? {
+                let mut columns = Vec::new();
+                for (i, name) in [
+                    (6, "type"),
+                    (7, "category"),
+                    (8, "product"),
+                    (10, "actor_id"),
+                    (11, "target_id"),
+                    (12, "outcome"),
+                    (13, "source_event_id"),
+                ] {
+                    if let Some(v) = r.get::<_, Option<String>>(i).map_err(eng)? {
+                        columns.push((name, v));
+                    }
+                }
+                if let Some(ms) = r.get::<_, Option<i64>>(9).map_err(eng)? {
+                    columns.push(("created_ms", ms.to_string()));
+                }
+                f(LogRow {
+                    gseq: r.get::<_, i64>(0).map_err(eng)? as u64,
+                    org: r.get(1).map_err(eng)?,
+                    seq: r.get::<_, i64>(2).map_err(eng)? as u64,
+                    received_ms: r.get(3).map_err(eng)?,
+                    entry: r.get(4).map_err(eng)?,
+                    leaf: r
+                        .get::<_, Option<Vec<u8>>>(5)
+                        .map_err(eng)?
+                        .unwrap_or_default(),
+                    columns,
+                })?;
+            }
+            Ok(())
+        })
+    }
+
+    fn log_nodes(&self, org: OrgKey) -> StoreResult<Vec<(u32, u64, Vec<u8>)>> {
+        self.with_reader(|c| {
+            let mut st = c
+                .prepare("SELECT level, idx, hash FROM nodes WHERE org = ? ORDER BY level, idx")
+                .map_err(eng)?;
+            let rows = st
+                .query_map([org], |r| {
+                    Ok((
+                        r.get::<_, i64>(0)? as u32,
+                        r.get::<_, i64>(1)? as u64,
+                        r.get::<_, Vec<u8>>(2)?,
+                    ))
+                })
+                .map_err(eng)?;
+            rows.collect::<Result<Vec<_>, _>>().map_err(eng)
+        })
+    }
+
+    fn checkpoints(&self, org: OrgKey) -> StoreResult<Vec<CheckpointRecord>> {
+        self.with_reader(|c| {
+            let mut st = c
+                .prepare(
+                    "SELECT size, root, note, signed_ms FROM checkpoints WHERE org = ? ORDER BY size",
+                )
+                .map_err(eng)?;
+            let rows = st
+                .query_map([org], |r| {
+                    Ok((
+                        r.get::<_, i64>(0)? as u64,
+                        r.get::<_, Vec<u8>>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, i64>(3)?,
+                    ))
+                })
+                .map_err(eng)?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (size, root, note, signed_ms) = row.map_err(eng)?;
+                // A root of the wrong length cannot match any tree; keep
+                // the record so the caller reports it.
+                let root: Hash = root.try_into().unwrap_or([0; 32]);
+                out.push(CheckpointRecord {
+                    org,
+                    size,
+                    root,
+                    note,
+                    signed_ms,
+                });
+            }
+            Ok(out)
+        })
+    }
+
+    fn log_owners(&self) -> StoreResult<Vec<OrgKey>> {
+        self.with_reader(|c| {
+            let mut st = c
+                .prepare(
+                    "SELECT org FROM events GROUP BY org UNION SELECT org FROM heads
+                     UNION SELECT org FROM checkpoints GROUP BY org ORDER BY 1",
+                )
+                .map_err(eng)?;
+            let rows = st.query_map([], |r| r.get::<_, i64>(0)).map_err(eng)?;
+            rows.collect::<Result<Vec<_>, _>>().map_err(eng)
+        })
     }
 
     fn disk_bytes(&self) -> StoreResult<u64> {
