@@ -21,6 +21,8 @@ pub struct ApiError {
     pub field: Option<String>,
     /// Seconds to wait, for 429 and 503.
     pub retry_after: Option<u64>,
+    /// More response headers (e.g. `ratelimit-*` on a 429).
+    pub headers: Vec<(&'static str, String)>,
 }
 
 #[derive(Serialize)]
@@ -41,6 +43,7 @@ impl ApiError {
             message: message.into(),
             field: None,
             retry_after: None,
+            headers: Vec::new(),
         }
     }
 
@@ -129,6 +132,11 @@ impl IntoResponse for ApiError {
             && let Ok(v) = HeaderValue::from_str(&secs.to_string())
         {
             resp.headers_mut().insert("retry-after", v);
+        }
+        for (k, v) in &self.headers {
+            if let Ok(v) = HeaderValue::from_str(v) {
+                resp.headers_mut().insert(*k, v);
+            }
         }
         resp
     }
