@@ -70,11 +70,22 @@ pub async fn create_org(
         created_ms: now_ms(),
         retention_days: None,
     };
+    if app.org(&org.id).is_some() {
+        return Err(ApiError::conflict(format!(
+            "organization {} already exists",
+            org.id
+        )));
+    }
     let res = app
         .sequencer
         .run(move |b| {
             let r = b.insert_org(org);
-            if let Err(e) = &r {
+            // A conflict is found before anything is written, so the other
+            // jobs of this group commit are unaffected; only a failure after
+            // a write needs the whole group rolled back.
+            if let Err(e) = &r
+                && !matches!(e, StoreError::Conflict(_))
+            {
                 b.fail(e);
             }
             r
