@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 
 const DOC: &str = include_str!("../src/api/openapi.json");
 const ROUTER_SRC: &str = include_str!("../src/api/mod.rs");
+const DOCS_PAGE: &str = include_str!("../src/api/docs.html");
 const METHODS: &[&str] = &[
     "get", "put", "post", "delete", "options", "head", "patch", "trace",
 ];
@@ -307,6 +308,27 @@ fn every_route_is_documented_and_every_documented_route_is_served() {
             "api/mod.rs uses {forbidden}: add routes to the `routes!` table so they are documented"
         );
     }
+}
+
+#[test]
+fn docs_page_is_self_contained() {
+    // The page must work with no internet: no external scripts, styles,
+    // fonts or images, and it reads the document from this server.
+    let lower = DOCS_PAGE.to_ascii_lowercase();
+    for needle in [
+        "<script src",
+        "<link",
+        "@import",
+        "url(",
+        "<img",
+        "src=\"http",
+        "href=\"http",
+        "fetch(\"http",
+    ] {
+        assert!(!lower.contains(needle), "docs.html contains {needle:?}");
+    }
+    assert!(DOCS_PAGE.contains("\"/v1/openapi.json\""));
+    assert!(DOCS_PAGE.contains("<style>") && DOCS_PAGE.contains("<script>"));
 }
 
 /// Calls the running server and checks each answer against the document.
