@@ -8,8 +8,10 @@
 #   1. the public and compliance endpoints with the compliance key;
 #   2. the ingest endpoint with the ingest key;
 #   3. the operator endpoints with the operator key.
-# Checks: no 5xx, and every response conforms to the document (status code,
-# content type, headers, body schema); negative data must be refused.
+# Checks: every Schemathesis check but positive_data_acceptance: no 5xx;
+# status code, content type, headers and body conform to the document;
+# schema-violating data is refused; authentication is not ignored;
+# unsupported methods answer 405 with Allow; stateful links behave.
 #
 # Usage: crates/sealtrail/tests/schemathesis.sh
 # Environment:
@@ -102,15 +104,21 @@ cat >"$work/schemathesis.toml" <<'TOML'
 [checks.negative_data_rejection]
 expected-statuses = ["400", "401", "403", "404", "405", "406", "409", "413", "415", "422", "428", "429"]
 TOML
-checks="not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance,negative_data_rejection"
-common=(--url "$base" --checks "$checks" --max-examples "$max_examples" --seed 1 --workers 2
+# Every check except positive_data_acceptance: many schema-valid requests
+# are rightly refused for reasons a schema cannot express (an organization
+# that does not exist, after_id with before_id, first > second, an expiry in
+# the past).
+checks="${SCHEMATHESIS_CHECKS:-all}"
+common=(--url "$base" --checks "$checks" --exclude-checks positive_data_acceptance --max-examples "$max_examples" --seed 1 --workers 2
         --suppress-health-check all --warnings off)
 status=0
 run() { # name, then extra arguments
   local name="$1"; shift
   echo
   echo "=== schemathesis: $name ==="
-  if "$st" --config-file "$work/schemathesis.toml" run "$base/v1/openapi.json" "${common[@]}" "$@"; then
+  # Run from the scratch directory so Schemathesis and Hypothesis keep
+  # their caches out of the repository.
+  if (cd "$work" && "$st" --config-file "$work/schemathesis.toml" run "$base/v1/openapi.json" "${common[@]}" "$@"); then
     echo "=== $name: passed ==="
   else
     echo "=== $name: FAILED ==="
