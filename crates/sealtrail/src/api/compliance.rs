@@ -2,14 +2,14 @@
 //! in scope, and the integrity endpoints. Every call is recorded as
 //! `compliance_api.accessed` after its response is built.
 
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use serde_json::{Map, Value, json};
 
-use super::{AppState, Reader, json, reader};
+use super::{AppState, PathId, Reader, json, query_map, reader};
 use crate::audit::record_access;
 use crate::auth::Scope;
 use crate::error::ApiError;
@@ -69,7 +69,7 @@ pub async fn list(
 pub async fn get_one(
     State(app): State<AppState>,
     headers: HeaderMap,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
     let r = reader(&app, &headers, Scope::ReadActivities).await?;
@@ -159,20 +159,6 @@ fn org_param(
                 .with_field(field),
         ),
     }
-}
-
-fn query_map(q: &str, allowed: &[&str]) -> Result<Map<String, Value>, ApiError> {
-    let mut m = Map::new();
-    for (k, v) in form_urlencoded::parse(q.as_bytes()) {
-        if !allowed.contains(&k.as_ref()) {
-            return Err(ApiError::invalid(
-                k.as_ref(),
-                format!("unknown query parameter {:?}", k.as_ref()),
-            ));
-        }
-        m.insert(k.into_owned(), Value::String(v.into_owned()));
-    }
-    Ok(m)
 }
 
 fn u64_param(q: &Map<String, Value>, field: &str) -> Result<Option<u64>, ApiError> {

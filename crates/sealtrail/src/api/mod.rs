@@ -15,11 +15,12 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::FromRequest;
+use axum::extract::{FromRequest, FromRequestParts, Path};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Request, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
 
 use crate::app::App;
 use crate::auth::{Principal, Scope, authenticate};
@@ -29,73 +30,64 @@ use crate::storage::OrgKey;
 /// Shared state of every handler.
 pub type AppState = Arc<App>;
 
+/// Declares every endpoint once: the router registers exactly these, and
+/// [`ROUTES`] lists them for the OpenAPI document's tests, so an endpoint
+/// cannot be served without being documented. Add an endpoint by adding a
+/// line `method "/path" => handler,` (one line per method).
+macro_rules! routes {
+    ($($method:ident $path:literal => $handler:path),* $(,)?) => {
+        /// Every `(METHOD, path)` the router serves, in axum path syntax.
+        pub const ROUTES: &[(&str, &str)] = &[$((routes!(@upper $method), $path)),*];
+
+        fn register(r: Router<AppState>) -> Router<AppState> {
+            r$(.route($path, axum::routing::$method($handler)))*
+        }
+    };
+    (@upper get) => { "GET" };
+    (@upper post) => { "POST" };
+    (@upper put) => { "PUT" };
+    (@upper patch) => { "PATCH" };
+    (@upper delete) => { "DELETE" };
+}
+
+routes! {
+    get "/healthz" => ops::healthz,
+    get "/readyz" => ops::readyz,
+    get "/metrics" => ops::metrics,
+    get "/" => docs::index,
+    get "/docs" => docs::page,
+    get "/v1/openapi.json" => docs::openapi,
+    get "/v1/integrity/keys" => compliance::signer_keys,
+    post "/v1/ingest/activities" => ingest::post_activities,
+    get "/v1/compliance/activities" => compliance::list,
+    get "/v1/compliance/activities/stream" => stream::stream,
+    get "/v1/compliance/activities/{id}" => compliance::get_one,
+    get "/v1/compliance/organizations" => compliance::organizations,
+    get "/v1/compliance/integrity/checkpoint" => compliance::checkpoint,
+    get "/v1/compliance/integrity/inclusion" => compliance::inclusion,
+    get "/v1/compliance/integrity/consistency" => compliance::consistency,
+    post "/v1/compliance/exports" => export::create,
+    post "/v1/compliance/erasures" => privacy::erase,
+    get "/v1/compliance/erasures/{id}" => privacy::erasure_status,
+    get "/v1/compliance/retention" => privacy::get_retention,
+    put "/v1/compliance/retention" => privacy::set_retention,
+    get "/v1/compliance/legal_holds" => privacy::list_holds,
+    post "/v1/compliance/legal_holds" => privacy::place_hold,
+    post "/v1/compliance/legal_holds/{id}/release" => privacy::release_hold,
+    get "/v1/operator/organizations" => operator::list_orgs,
+    post "/v1/operator/organizations" => operator::create_org,
+    get "/v1/operator/organizations/{id}" => operator::get_org,
+    post "/v1/operator/organizations/{id}/link" => operator::link_org,
+    post "/v1/operator/organizations/{id}/enable" => operator::enable,
+    post "/v1/operator/organizations/{id}/disable" => operator::disable,
+    get "/v1/operator/keys" => operator::list_keys,
+    post "/v1/operator/keys" => operator::create_key,
+    post "/v1/operator/keys/{id}/revoke" => operator::revoke_key,
+}
+
 /// Builds the router.
 pub fn router(app: AppState) -> Router {
-    Router::new()
-        .route("/healthz", get(ops::healthz))
-        .route("/readyz", get(ops::readyz))
-        .route("/metrics", get(ops::metrics))
-        .route("/", get(docs::index))
-        .route("/docs", get(docs::page))
-        .route("/v1/openapi.json", get(docs::openapi))
-        .route("/v1/integrity/keys", get(compliance::signer_keys))
-        .route("/v1/ingest/activities", post(ingest::post_activities))
-        .route("/v1/compliance/activities", get(compliance::list))
-        .route("/v1/compliance/activities/stream", get(stream::stream))
-        .route("/v1/compliance/activities/{id}", get(compliance::get_one))
-        .route(
-            "/v1/compliance/organizations",
-            get(compliance::organizations),
-        )
-        .route(
-            "/v1/compliance/integrity/checkpoint",
-            get(compliance::checkpoint),
-        )
-        .route(
-            "/v1/compliance/integrity/inclusion",
-            get(compliance::inclusion),
-        )
-        .route(
-            "/v1/compliance/integrity/consistency",
-            get(compliance::consistency),
-        )
-        .route("/v1/compliance/erasures", post(privacy::erase))
-        .route("/v1/compliance/erasures/{id}", get(privacy::erasure_status))
-        .route(
-            "/v1/compliance/retention",
-            get(privacy::get_retention).put(privacy::set_retention),
-        )
-        .route(
-            "/v1/compliance/legal_holds",
-            get(privacy::list_holds).post(privacy::place_hold),
-        )
-        .route(
-            "/v1/compliance/legal_holds/{id}/release",
-            post(privacy::release_hold),
-        )
-        .route("/v1/compliance/exports", post(export::create))
-        .route(
-            "/v1/operator/organizations",
-            get(operator::list_orgs).post(operator::create_org),
-        )
-        .route("/v1/operator/organizations/{id}", get(operator::get_org))
-        .route(
-            "/v1/operator/organizations/{id}/link",
-            post(operator::link_org),
-        )
-        .route(
-            "/v1/operator/organizations/{id}/enable",
-            post(operator::enable),
-        )
-        .route(
-            "/v1/operator/organizations/{id}/disable",
-            post(operator::disable),
-        )
-        .route(
-            "/v1/operator/keys",
-            get(operator::list_keys).post(operator::create_key),
-        )
-        .route("/v1/operator/keys/{id}/revoke", post(operator::revoke_key))
+    register(Router::new())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(app)
@@ -257,7 +249,8 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
             .map(JsonBody)
             .map_err(|e| {
                 let path = e.path().to_string();
-                let field = if path == "." {
+                // `.` is the whole body; `?` is a syntax error before any field.
+                let field = if path == "." || path == "?" {
                     "body".to_string()
                 } else {
                     path
@@ -265,6 +258,37 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
                 ApiError::invalid(field, e.inner().to_string())
             })
     }
+}
+
+/// The `{id}` segment of a path. Axum's own `Path` rejection is plain text;
+/// this one is a problem naming the parameter, like every other error.
+pub struct PathId(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for PathId {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Path::<String>::from_request_parts(parts, state)
+            .await
+            .map(|Path(id)| PathId(id))
+            .map_err(|e| ApiError::invalid("id", e.body_text()))
+    }
+}
+
+/// Parses a query string whose parameters are all single-valued and
+/// limited to `allowed`; an unknown parameter is an error that names it.
+pub fn query_map(q: &str, allowed: &[&str]) -> Result<Map<String, Value>, ApiError> {
+    let mut m = Map::new();
+    for (k, v) in form_urlencoded::parse(q.as_bytes()) {
+        if !allowed.contains(&k.as_ref()) {
+            return Err(ApiError::invalid(
+                k.as_ref(),
+                format!("unknown query parameter {:?}", k.as_ref()),
+            ));
+        }
+        m.insert(k.into_owned(), Value::String(v.into_owned()));
+    }
+    Ok(m)
 }
 
 /// A JSON response.

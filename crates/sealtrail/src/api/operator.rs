@@ -1,11 +1,11 @@
 //! The operator plane over HTTP.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
 
-use super::{AppState, JsonBody, json, operator};
+use super::{AppState, JsonBody, PathId, json, operator, query_map};
 use crate::error::ApiError;
 use crate::operator as ops;
 use crate::storage::{KeyKind, KeyRecord, Org};
@@ -72,7 +72,7 @@ pub async fn list_orgs(
 pub async fn get_org(
     State(app): State<AppState>,
     headers: HeaderMap,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> Result<Response, ApiError> {
     operator(&app, &headers).await?;
     let o = app
@@ -92,7 +92,7 @@ pub struct Link {
 pub async fn link_org(
     State(app): State<AppState>,
     headers: HeaderMap,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     JsonBody(b): JsonBody<Link>,
 ) -> Result<Response, ApiError> {
     operator(&app, &headers).await?;
@@ -104,7 +104,7 @@ pub async fn link_org(
 pub async fn enable(
     State(app): State<AppState>,
     headers: HeaderMap,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> Result<Response, ApiError> {
     let key = operator(&app, &headers).await?;
     let o = ops::set_enabled(&app, &id, true, &key).await?;
@@ -115,7 +115,7 @@ pub async fn enable(
 pub async fn disable(
     State(app): State<AppState>,
     headers: HeaderMap,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> Result<Response, ApiError> {
     let key = operator(&app, &headers).await?;
     let o = ops::set_enabled(&app, &id, false, &key).await?;
@@ -208,23 +208,17 @@ pub async fn create_key(
     ))
 }
 
-/// Query of the key list.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct KeyFilter {
-    organization_id: Option<String>,
-}
-
-/// Lists keys.
+/// Lists keys, optionally of one organization (`?organization_id=`).
 pub async fn list_keys(
     State(app): State<AppState>,
     headers: HeaderMap,
-    Query(f): Query<KeyFilter>,
+    RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
     operator(&app, &headers).await?;
-    let org = match f.organization_id {
+    let q = query_map(q.as_deref().unwrap_or(""), &["organization_id"])?;
+    let org = match q.get("organization_id").and_then(serde_json::Value::as_str) {
         Some(id) => Some(
-            app.org(&id)
+            app.org(id)
                 .ok_or_else(|| ApiError::not_found(format!("organization {id:?} does not exist")))?
                 .key,
         ),
@@ -242,7 +236,7 @@ pub async fn list_keys(
 pub async fn revoke_key(
     State(app): State<AppState>,
     headers: HeaderMap,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> Result<Response, ApiError> {
     let by = operator(&app, &headers).await?;
     let k = ops::revoke_key(&app, &id, &by).await?;

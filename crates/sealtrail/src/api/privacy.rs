@@ -1,13 +1,13 @@
 //! Erasure, retention and legal holds over HTTP (scope
 //! `delete:subject_data`, since each of them governs deleting data).
 
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{AppState, JsonBody, Reader, json, reader};
+use super::{AppState, JsonBody, PathId, Reader, json, reader};
 use crate::audit::record_access;
 use crate::auth::Scope;
 use crate::error::ApiError;
@@ -67,7 +67,7 @@ pub async fn erase(
 pub async fn erasure_status(
     State(app): State<AppState>,
     headers: HeaderMap,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> Result<Response, ApiError> {
     let r = reader(&app, &headers, Scope::DeleteSubjectData).await?;
     let a = app.clone();
@@ -228,7 +228,7 @@ pub async fn list_holds(
 pub async fn release_hold(
     State(app): State<AppState>,
     headers: HeaderMap,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> Result<Response, ApiError> {
     let r = reader(&app, &headers, Scope::DeleteSubjectData).await?;
     let me = reader_org(&app, &r)?;
