@@ -154,10 +154,13 @@ pub async fn set_enabled(
                 o.enabled = true;
                 o.logging_enabled_at = Some(now);
                 b.update_org(o.clone())?;
-                let ev = own_event(ty, &o, &key, target, Map::new());
+                // The switch and its record carry the same instant.
+                let mut ev = own_event(ty, &o, &key, target, Map::new());
+                ev.created_at = jiff::Timestamp::from_millisecond(now).unwrap_or(ev.created_at);
                 append_own(b, &catalog, &o, &ev)?;
             } else {
-                let ev = own_event(ty, &o, &key, target, Map::new());
+                let mut ev = own_event(ty, &o, &key, target, Map::new());
+                ev.created_at = jiff::Timestamp::from_millisecond(now).unwrap_or(ev.created_at);
                 append_own(b, &catalog, &o, &ev)?;
                 o.enabled = false;
                 o.logging_disabled_at = Some(now);

@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 
-use sealtrail_model::{ActivityInput, Catalog, parse_activity};
+use sealtrail_model::{Catalog, parse_activity};
 use serde::Serialize;
 use serde_json::value::RawValue;
 
@@ -16,6 +16,7 @@ use crate::app::App;
 use crate::auth::Principal;
 use crate::error::ApiError;
 use crate::ids::ActivityId;
+use crate::log::prepare::{PreparedEvent, prepare};
 use crate::storage::{Org, StoreError};
 
 /// Most events in one request.
@@ -179,7 +180,7 @@ pub fn split_body(body: &[u8], framing: Framing) -> Result<Vec<Box<RawValue>>, A
 struct Prepared {
     index: usize,
     org: Org,
-    input: ActivityInput,
+    event: PreparedEvent,
 }
 
 fn refusal(kind: &str, message: String, field: Option<String>) -> Refusal {
@@ -190,21 +191,13 @@ fn refusal(kind: &str, message: String, field: Option<String>) -> Refusal {
     }
 }
 
-/// Validates and stores a batch for a source.
-pub async fn ingest(
-    app: Arc<App>,
-    principal: &Principal,
-    raw: Vec<Box<RawValue>>,
-) -> Result<IngestResponse, ApiError> {
-    let Principal::Ingest {
-        org: key_org,
-        product,
-        ..
-    } = principal
-    else {
-        return Err(ApiError::forbidden("ingest needs an ingest key"));
-    };
-    let started = std::time::Instant::now();
+/// Validates every event of a batch and prepares those that may be stored.
+fn validate(
+    app: &App,
+    key_org: crate::storage::OrgKey,
+    product: &str,
+    raw: &[Box<RawValue>],
+) -> (Vec<Option<EventResult>>, Vec<Prepared>) {
     let mut results: Vec<Option<EventResult>> = vec![None; raw.len()];
     let mut prepared = Vec::with_capacity(raw.len());
     let catalog: &Catalog = &app.catalog;
@@ -244,7 +237,7 @@ pub async fn ingest(
             continue;
         }
         let org = match app.org(&input.organization_id) {
-            Some(o) if app.is_within(o.key, *key_org) => o,
+            Some(o) if app.is_within(o.key, key_org) => o,
             _ => {
                 results[index] = refused(refusal(
                     "organization_not_allowed",
@@ -257,10 +250,46 @@ pub async fn ingest(
                 continue;
             }
         };
-        prepared.push(Prepared { index, org, input });
+        let Some(def) = catalog.get(&input.activity_type) else {
+            results[index] = refused(refusal(
+                "unknown_type",
+                "the activity type is not in the catalog".into(),
+                Some("type".into()),
+            ));
+            continue;
+        };
+        let event = prepare(&input, def, &org, Some(product), &app.master);
+        prepared.push(Prepared { index, org, event });
     }
+    (results, prepared)
+}
 
-    let catalog = app.catalog.clone();
+/// Validates and stores a batch for a source.
+pub async fn ingest(
+    app: Arc<App>,
+    principal: &Principal,
+    raw: Vec<Box<RawValue>>,
+) -> Result<IngestResponse, ApiError> {
+    let Principal::Ingest {
+        org: key_org,
+        product,
+        ..
+    } = principal
+    else {
+        return Err(ApiError::forbidden("ingest needs an ingest key"));
+    };
+    let started = std::time::Instant::now();
+    // Validation and preparation are CPU work: off the async workers for
+    // anything but tiny batches, and never on the sequencer's thread.
+    let (mut results, prepared) = if raw.len() > 16 {
+        let (a, k, p) = (app.clone(), *key_org, product.clone());
+        tokio::task::spawn_blocking(move || validate(&a, k, &p, &raw))
+            .await
+            .map_err(ApiError::internal)?
+    } else {
+        validate(&app, *key_org, product, &raw)
+    };
+
     let product_owned = product.clone();
     let appended = app
         .sequencer
@@ -271,7 +300,7 @@ pub async fn ingest(
                 // A retry gets the original result first, whatever happened
                 // since (recording switched off included): the source must
                 // learn that its events are stored.
-                if let Some(sid) = &p.input.source_event_id {
+                if let Some(sid) = &p.event.source_event_id {
                     match b.txn().find_source_event(org.key, &product_owned, sid) {
                         Ok(Some((gseq, seq, ms))) => {
                             out.push(EventResult::Duplicate {
@@ -302,10 +331,7 @@ pub async fn ingest(
                     });
                     continue;
                 }
-                let Some(def) = catalog.get(&p.input.activity_type) else {
-                    continue;
-                };
-                let a = b.append(&org, &p.input, def, Some(&product_owned))?;
+                let a = b.append_prepared(&org, &p.event)?;
                 out.push(EventResult::Accepted {
                     index: p.index,
                     id: a.id,

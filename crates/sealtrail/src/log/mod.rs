@@ -7,6 +7,7 @@
 pub mod checkpoint;
 pub mod entry;
 pub mod fsck;
+pub mod prepare;
 pub mod proofs;
 pub mod sequencer;
 

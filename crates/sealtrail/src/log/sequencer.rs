@@ -17,11 +17,11 @@ use sealtrail_tlog::leaf_hash;
 use tokio::sync::{oneshot, watch};
 
 use super::TILE_HEIGHT;
-use super::entry::{self, EntryMeta};
+use super::prepare::{PreparedEvent, finish_entry, prepare};
 use crate::ids::ActivityId;
 use crate::metrics::Metrics;
 use crate::privacy::crypto::{self, MasterKey, SecretKey};
-use crate::privacy::split::{self, Opening, Openings};
+use crate::privacy::split;
 use crate::registry::Registry;
 use crate::storage::{
     LogHead, NewEvent, Org, OrgKey, Storage, StoreError, StoreResult, SubjectKeyRecord, Txn,
@@ -114,41 +114,38 @@ impl Batch<'_> {
         self.dropped_keys.push((org, subject));
     }
 
-    fn subject_key(&mut self, org: &Org, subject: &str) -> StoreResult<(Vec<u8>, SecretKey)> {
-        let sref = self.master.subject_ref(&org.id, subject);
-        let cache_key = (org.key, sref.clone());
+    fn subject_key(&mut self, org: &Org, sref: &[u8]) -> StoreResult<SecretKey> {
+        let cache_key = (org.key, sref.to_vec());
         if let Some(k) = self.state.keys.get(&cache_key) {
-            return Ok((sref, *k));
+            return Ok(*k);
         }
         if let Some((_, k)) = self.new_keys.iter().find(|(ck, _)| *ck == cache_key) {
-            return Ok((sref, *k));
+            return Ok(*k);
         }
-        if let Some(rec) = self.txn.subject_key(org.key, &sref)?
+        if let Some(rec) = self.txn.subject_key(org.key, sref)?
             && let Some(w) = &rec.wrapped
         {
             let k = self
                 .master
-                .unwrap_key(&sref, w)
+                .unwrap_key(sref, w)
                 .map_err(|e| StoreError::Corrupt(format!("subject key: {e}")))?;
             self.new_keys.push((cache_key, k));
-            return Ok((sref, k));
+            return Ok(k);
         }
         let k = crypto::new_key();
         self.txn.put_subject_key(&SubjectKeyRecord {
             org: org.key,
-            subject: sref.clone(),
-            wrapped: Some(self.master.wrap(&sref, &k)),
+            subject: sref.to_vec(),
+            wrapped: Some(self.master.wrap(sref, &k)),
             created_ms: now_ms(),
             erased_ms: None,
         })?;
         self.new_keys.push((cache_key, k));
-        Ok((sref, k))
+        Ok(k)
     }
 
     /// Appends an event to an organization's log. The caller has checked
-    /// that recording is enabled and that the source may write here. A
-    /// storage failure here fails the whole group commit, so a half-written
-    /// event can never be committed.
+    /// that recording is enabled and that the source may write here.
     pub fn append(
         &mut self,
         org: &Org,
@@ -156,7 +153,15 @@ impl Batch<'_> {
         def: &TypeDef,
         product: Option<&str>,
     ) -> StoreResult<Appended> {
-        let r = self.append_inner(org, input, def, product);
+        let p = prepare(input, def, org, product, self.master);
+        self.append_prepared(org, &p)
+    }
+
+    /// Appends an event prepared off this thread. A storage failure here
+    /// fails the job (its savepoint is rolled back), so a half-written
+    /// event can never be committed.
+    pub fn append_prepared(&mut self, org: &Org, p: &PreparedEvent) -> StoreResult<Appended> {
+        let r = self.append_inner(org, p);
         if let Err(e) = &r {
             self.fail(e);
         }
@@ -172,13 +177,7 @@ impl Batch<'_> {
         }
     }
 
-    fn append_inner(
-        &mut self,
-        org: &Org,
-        input: &ActivityInput,
-        def: &TypeDef,
-        product: Option<&str>,
-    ) -> StoreResult<Appended> {
+    fn append_inner(&mut self, org: &Org, p: &PreparedEvent) -> StoreResult<Appended> {
         let mut head = match self.heads.remove(&org.key) {
             Some(h) => h,
             None => self.txn.log_head(org.key)?,
@@ -189,47 +188,14 @@ impl Batch<'_> {
         let id = ActivityId::new(ms as u64, gseq).to_string();
         let seq = head.frontier.size();
 
-        // Personal data: commit in the entry, seal the openings per subject.
-        let fields = split::personal_fields(input, def);
-        let mut commitments = std::collections::BTreeMap::new();
-        let mut by_subject: Vec<(String, Openings)> = Vec::new();
-        for f in fields {
-            let salt = crypto::new_salt();
-            commitments.insert(f.path.clone(), crypto::commitment(&salt, &f.value));
-            let opening = Opening {
-                salt: split::salt_b64(&salt),
-                value: f.value,
-            };
-            match by_subject.iter_mut().find(|(s, _)| *s == f.subject) {
-                Some((_, o)) => {
-                    o.insert(f.path, opening);
-                }
-                None => {
-                    let mut o = Openings::new();
-                    o.insert(f.path, opening);
-                    by_subject.push((f.subject, o));
-                }
-            }
+        let mut envelopes = Vec::with_capacity(p.openings.len());
+        let mut subjects = Vec::with_capacity(p.openings.len());
+        for so in &p.openings {
+            let key = self.subject_key(org, &so.sref)?;
+            envelopes.push(split::seal_plaintext(&key, &so.sref, &so.plaintext));
+            subjects.push(so.sref.clone());
         }
-        let mut envelopes = Vec::with_capacity(by_subject.len());
-        let mut subjects = Vec::with_capacity(by_subject.len());
-        for (subject, openings) in &by_subject {
-            let (sref, key) = self.subject_key(org, subject)?;
-            envelopes.push(
-                split::seal_envelope(&key, &sref, openings)
-                    .map_err(|e| StoreError::Engine(e.to_string()))?,
-            );
-            subjects.push(sref);
-        }
-
-        let meta = EntryMeta {
-            id: &id,
-            organization_id: &org.id,
-            seq,
-            received_ms: ms,
-            product,
-        };
-        let entry = entry::encode(input, &meta, &commitments);
+        let entry = finish_entry(&p.parts, &id, ms, seq);
         let leaf = leaf_hash(&entry);
         let mut nodes = Vec::new();
         head.frontier
@@ -239,32 +205,23 @@ impl Batch<'_> {
                 }
             })
             .map_err(|e| StoreError::Corrupt(format!("log head of {}: {e}", org.id)))?;
-        let a = &input.actor;
         let ev = NewEvent {
             gseq,
             tree: org.tree,
             org: org.key,
             seq,
-            activity_type: input.activity_type.clone(),
-            category: input.category.as_str(),
-            product: product
-                .map(str::to_string)
-                .or_else(|| input.product.clone()),
-            created_ms: input.created_at.as_millisecond(),
+            activity_type: p.activity_type.clone(),
+            category: p.category,
+            product: p.product.clone(),
+            created_ms: p.created_ms,
             received_ms: ms,
-            actor_id: a.id.clone(),
-            actor_email_bi: a
-                .email
-                .as_ref()
-                .map(|e| self.master.blind_index(&org.id, "email", &e.to_lowercase())),
-            ip_bi: a
-                .ip_address
-                .as_ref()
-                .map(|ip| self.master.blind_index(&org.id, "ip", ip)),
-            api_key_id: a.api_key_id.clone(),
-            target_id: input.target.as_ref().and_then(|t| t.id.clone()),
-            outcome: input.outcome.as_str(),
-            source_event_id: input.source_event_id.clone(),
+            actor_id: p.actor_id.clone(),
+            actor_email_bi: p.actor_email_bi.clone(),
+            ip_bi: p.ip_bi.clone(),
+            api_key_id: p.api_key_id.clone(),
+            target_id: p.target_id.clone(),
+            outcome: p.outcome,
+            source_event_id: p.source_event_id.clone(),
             entry,
             leaf,
             pii: split::encode_envelopes(&envelopes),

@@ -116,7 +116,8 @@ pub fn new_key() -> SecretKey {
 /// Seals `plain` under `key` with ChaCha20-Poly1305; output `nonce || ct`.
 pub fn seal(key: &SecretKey, aad: &[u8], plain: &[u8]) -> Vec<u8> {
     let cipher = ChaCha20Poly1305::new(Key::from_slice(key));
-    let nonce: [u8; 12] = random_bytes();
+    // A CSPRNG seeded from the OS per thread: no system call per nonce.
+    let nonce: [u8; 12] = rand::random();
     // Encryption of an in-memory buffer only fails on absurd lengths.
     let ct = cipher
         .encrypt(Nonce::from_slice(&nonce), Payload { msg: plain, aad })
@@ -158,7 +159,7 @@ pub fn commitment(salt: &[u8], value: &str) -> String {
 
 /// A fresh commitment salt.
 pub fn new_salt() -> [u8; 16] {
-    random_bytes()
+    rand::random()
 }
 
 #[cfg(test)]

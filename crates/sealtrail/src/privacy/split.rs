@@ -114,17 +114,12 @@ pub struct Envelope {
     pub d: String,
 }
 
-/// Seals the openings of one subject.
-pub fn seal_envelope(
-    key: &SecretKey,
-    subject_ref: &[u8],
-    openings: &Openings,
-) -> Result<Envelope, CryptoError> {
-    let plain = serde_json::to_vec(openings).map_err(|_| CryptoError::Malformed)?;
-    Ok(Envelope {
+/// Seals openings already serialized as JSON.
+pub fn seal_plaintext(key: &SecretKey, subject_ref: &[u8], plaintext: &[u8]) -> Envelope {
+    Envelope {
         s: hex::encode(subject_ref),
-        d: B64.encode(crypto::seal(key, subject_ref, &plain)),
-    })
+        d: B64.encode(crypto::seal(key, subject_ref, plaintext)),
+    }
 }
 
 /// Opens an envelope.
