@@ -64,7 +64,8 @@ pub enum Command {
     /// Run the server.
     Serve(ServerArgs),
     /// Run the server with a simulated AI platform sending it a realistic
-    /// multi-organization dataset, then live activity.
+    /// multi-organization dataset, then live activity (in a fresh temporary
+    /// data directory unless --data-dir is given).
     Demo(crate::demo::DemoArgs),
     /// Manage organizations (operator key).
     #[command(subcommand)]

@@ -703,14 +703,23 @@ impl Simulator {
     }
 
     /// An endless stream of events from `start_ms` on, about `per_second`
-    /// of them per second of source time, each released when its time
-    /// comes. For load generators that want realistic events without a
-    /// clock: the stream's time only advances as it is consumed.
+    /// of them per second. Read it either with [`EventStream::due`] and a
+    /// wall clock (the live demo), or as an iterator whose source time
+    /// advances only as it is consumed (load generators); not both.
     pub fn stream(self, start_ms: i64, per_second: f64) -> EventStream {
+        let per_second = if per_second.is_finite() {
+            per_second.max(0.001)
+        } else {
+            1.0
+        };
         EventStream {
             sim: self,
             clock: start_ms,
-            gap_ms: (1000.0 / per_second.max(0.001)).max(1.0),
+            gap_ms: (1000.0 / per_second).max(1.0),
+            per_second,
+            started: start_ms,
+            last_due: start_ms,
+            released: 0,
             pending: BinaryHeap::new(),
             seq: 0,
         }
@@ -2087,8 +2096,14 @@ pub fn created_ms(e: &Value) -> i64 {
 /// Endless simulated activity; see [`Simulator::stream`].
 pub struct EventStream {
     sim: Simulator,
+    /// Source time of the iterator: where the next episode starts.
     clock: i64,
     gap_ms: f64,
+    per_second: f64,
+    /// Wall-clock start and progress of [`EventStream::due`].
+    started: i64,
+    last_due: i64,
+    released: u64,
     pending: BinaryHeap<Reverse<(i64, u64, PendingEvent)>>,
     seq: u64,
 }
@@ -2115,28 +2130,61 @@ impl Ord for PendingEvent {
 }
 
 impl EventStream {
-    /// Plays one more episode at the stream's clock and moves the clock on
-    /// by about the time the configured rate allots to its events.
-    fn advance(&mut self) -> usize {
-        let evs = self.sim.episode(self.clock);
+    /// Queues one episode starting at `at`; returns how many of its events
+    /// are due by `now`.
+    fn push_episode(&mut self, at: i64, now: i64) -> (usize, u64) {
+        let evs = self.sim.episode(at);
         let n = evs.len();
+        let mut ready = 0;
         for e in evs {
             let t = created_ms(&e);
+            if t <= now {
+                ready += 1;
+            }
             self.seq += 1;
             self.pending.push(Reverse((t, self.seq, PendingEvent(e))));
         }
+        (n, ready)
+    }
+
+    /// Plays one more episode at the iterator's clock and moves the clock
+    /// on by about the time the configured rate allots to its events.
+    fn advance(&mut self) -> usize {
+        let (n, _) = self.push_episode(self.clock, i64::MIN);
         let jitter = 0.5 + self.sim.rng.unit();
         self.clock += (self.gap_ms * n.max(1) as f64 * jitter).max(1.0) as i64;
         n
     }
 
-    /// Events whose time has come by `now_ms`, in `created_at` order,
-    /// generating episodes up to that time. The live demo calls this with
-    /// the wall clock.
+    /// Events whose time has come by `now_ms`, in `created_at` order.
+    ///
+    /// Episodes spread their events over up to an hour (a session's later
+    /// actions, an agent's tool calls), so starting episodes at a fixed pace
+    /// would release far fewer events than asked for during the first
+    /// hour. Instead new episodes start whenever the events due so far fall
+    /// short of `per_second` times the elapsed time; later events of earlier
+    /// episodes count towards the rate when they come due.
     pub fn due(&mut self, now_ms: i64) -> Vec<Value> {
-        while self.clock < now_ms {
-            self.advance();
+        let elapsed = now_ms.saturating_sub(self.started).max(0);
+        let target = (elapsed as f64 * self.per_second / 1000.0) as u64;
+        let mut ready = self
+            .pending
+            .iter()
+            .filter(|Reverse((t, _, _))| *t <= now_ms)
+            .count() as u64;
+        // Bounded, in case episodes ever stop producing due events.
+        for _ in 0..100_000 {
+            if self.released + ready >= target {
+                break;
+            }
+            let at = self.sim.rng.between(self.last_due, now_ms + 1);
+            let (n, due) = self.push_episode(at, now_ms);
+            if n == 0 {
+                continue;
+            }
+            ready += due;
         }
+        self.last_due = self.last_due.max(now_ms);
         let mut out = Vec::new();
         while let Some(Reverse((t, _, _))) = self.pending.peek() {
             if *t > now_ms {
@@ -2146,6 +2194,7 @@ impl EventStream {
                 out.push(e);
             }
         }
+        self.released += out.len() as u64;
         out
     }
 
@@ -2292,7 +2341,8 @@ mod tests {
             assert!(due.iter().all(|e| created_ms(e) <= now));
             total += due.len();
         }
-        // About 10 a second, less what is still scheduled for later.
-        assert!((150..=900).contains(&total), "{total}");
+        // About 10 a second from the first second on, not only once the
+        // episodes' later events come due.
+        assert!((590..=700).contains(&total), "{total}");
     }
 }
