@@ -9,6 +9,7 @@ pub mod auth;
 pub mod bundle;
 pub mod cli;
 pub mod config;
+pub mod demo;
 pub mod error;
 pub mod feed;
 pub mod ids;

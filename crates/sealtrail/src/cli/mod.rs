@@ -65,6 +65,10 @@ pub struct ClientArgs {
 pub enum Command {
     /// Run the server.
     Serve(ServerArgs),
+    /// Run the server with a simulated AI platform sending it a realistic
+    /// multi-organization dataset, then live activity (in a fresh temporary
+    /// data directory unless --data-dir is given).
+    Demo(crate::demo::DemoArgs),
     /// Manage organizations (operator key).
     #[command(subcommand)]
     Orgs(client::OrgsCmd),
@@ -91,6 +95,7 @@ pub enum Command {
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => serve(args).await,
+        Command::Demo(args) => crate::demo::command(args).await,
         Command::Orgs(c) => client::orgs(c).await,
         Command::Keys(c) => client::keys(c).await,
         Command::Activities(c) => client::activities(c).await,
