@@ -41,6 +41,8 @@ pub struct App {
     pub limiter: RateLimiter,
     /// A freshly generated operator token, to print once at first start.
     pub bootstrap_operator_token: Option<String>,
+    /// Wakes delivery workers when a sink changes.
+    pub sinks: crate::delivery::Hub,
 }
 
 /// Shared handle.
@@ -50,6 +52,7 @@ impl App {
     /// Opens storage, loads keys and starts the sequencer.
     pub fn open(config: Config) -> anyhow::Result<App> {
         config.validate()?;
+        crate::delivery::install_crypto_provider();
         std::fs::create_dir_all(&config.data_dir).map_err(|e| {
             anyhow::anyhow!(
                 "cannot create data directory {}: {e}",
@@ -96,6 +99,7 @@ impl App {
             signer,
             metrics,
             bootstrap_operator_token,
+            sinks: crate::delivery::Hub::default(),
         })
     }
 

@@ -8,6 +8,7 @@ pub mod ingest;
 pub mod operator;
 pub mod ops;
 pub mod privacy;
+pub mod sinks;
 
 use std::sync::Arc;
 
@@ -70,6 +71,17 @@ pub fn router(app: AppState) -> Router {
             "/v1/compliance/legal_holds/{id}/release",
             post(privacy::release_hold),
         )
+        .route("/v1/compliance/sinks", get(sinks::list).post(sinks::create))
+        .route(
+            "/v1/compliance/sinks/{id}",
+            get(sinks::get_one)
+                .patch(sinks::update)
+                .put(sinks::update)
+                .delete(sinks::delete),
+        )
+        .route("/v1/compliance/sinks/{id}/pause", post(sinks::pause))
+        .route("/v1/compliance/sinks/{id}/resume", post(sinks::resume))
+        .route("/v1/compliance/sinks/{id}/replay", post(sinks::replay))
         .route(
             "/v1/operator/organizations",
             get(operator::list_orgs).post(operator::create_org),
