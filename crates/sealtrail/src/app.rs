@@ -52,7 +52,6 @@ impl App {
     /// Opens storage, loads keys and starts the sequencer.
     pub fn open(config: Config) -> anyhow::Result<App> {
         config.validate()?;
-        crate::delivery::install_crypto_provider();
         std::fs::create_dir_all(&config.data_dir).map_err(|e| {
             anyhow::anyhow!(
                 "cannot create data directory {}: {e}",

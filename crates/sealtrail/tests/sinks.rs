@@ -446,7 +446,7 @@ async fn elastic_bulk_stores_each_event_once_retrying_failed_items() {
             }
             let text = std::str::from_utf8(&req.body).map_err(|e| e.to_string())?;
             let lines: Vec<&str> = text.lines().collect();
-            if lines.len() % 2 != 0 {
+            if !lines.len().is_multiple_of(2) {
                 return Err("odd number of bulk lines".into());
             }
             let mut items = Vec::new();
@@ -602,5 +602,5 @@ async fn sentinel_gets_a_token_and_ingests_rows_in_order() {
     )
     .await;
     deliver_through_faults(&env, &st).await;
-    assert!(st.lock().unwrap().extra.get("unauthorized").is_some());
+    assert!(st.lock().unwrap().extra.contains_key("unauthorized"));
 }

@@ -79,7 +79,6 @@ pub enum Command {
 
 /// Runs the command line.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
-    crate::delivery::install_crypto_provider();
     match cli.command {
         Command::Serve(args) => serve(args).await,
         Command::Orgs(c) => client::orgs(c).await,

@@ -24,6 +24,7 @@ pub mod sentinel;
 pub mod settings;
 pub mod splunk_hec;
 pub mod syslog;
+pub mod tls;
 pub mod webhook;
 pub mod worker;
 
@@ -154,12 +155,4 @@ impl Hub {
     pub fn subscribe(&self) -> watch::Receiver<u64> {
         self.changed.subscribe()
     }
-}
-
-/// Installs the TLS crypto provider (ring) for this process, once. HTTP
-/// and syslog TLS both need one, and the HTTP client refuses to build
-/// without it, so every entry point calls this before making clients.
-pub fn install_crypto_provider() {
-    // Err only means a provider is already installed, which is the goal.
-    let _ = rustls::crypto::ring::default_provider().install_default();
 }

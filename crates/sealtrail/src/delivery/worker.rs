@@ -33,7 +33,6 @@ const IDLE_POLL: Duration = Duration::from_secs(30);
 /// Starts a worker for every sink and keeps the set in step with the
 /// stored sinks until `stop` is set; then waits for the workers to end.
 pub async fn supervise(app: Arc<App>, mut stop: watch::Receiver<bool>) {
-    super::install_crypto_provider();
     let mut changed = app.sinks.subscribe();
     let mut running: HashMap<String, JoinHandle<()>> = HashMap::new();
     loop {

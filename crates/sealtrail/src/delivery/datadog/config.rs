@@ -2,7 +2,7 @@
 
 use serde::Deserialize;
 
-use crate::delivery::http::Tls;
+use crate::delivery::tls::Tls;
 
 /// Most entries in one payload (Datadog's limit).
 pub const MAX_ENTRIES: usize = 1000;

@@ -8,7 +8,7 @@ use crate::delivery::{Record, SendError, SendFuture, Sink};
 
 /// A Datadog Logs destination.
 pub struct DatadogSink {
-    client: reqwest::Client,
+    client: http::Client,
     url: String,
     api_key: String,
     tags: Tags,

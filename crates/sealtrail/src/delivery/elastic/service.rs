@@ -12,7 +12,7 @@ use crate::delivery::{Record, SendError, SendFuture, Sink};
 
 /// An Elastic or OpenSearch destination.
 pub struct ElasticSink {
-    client: reqwest::Client,
+    client: http::Client,
     url: String,
     index: String,
     auth: Option<String>,

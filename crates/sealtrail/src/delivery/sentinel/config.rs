@@ -2,7 +2,7 @@
 
 use serde::Deserialize;
 
-use crate::delivery::http::Tls;
+use crate::delivery::tls::Tls;
 
 /// Most bytes of one ingestion call (the API's limit).
 pub const MAX_CALL_BYTES: usize = 1024 * 1024;

@@ -14,7 +14,7 @@ use crate::delivery::{Record, SendError, SendFuture, Sink};
 
 /// A Sentinel destination.
 pub struct SentinelSink {
-    client: reqwest::Client,
+    client: http::Client,
     token_url: String,
     ingest_url: String,
     client_id: String,
@@ -89,7 +89,7 @@ impl SentinelSink {
             .client
             .post(&self.token_url)
             .header("content-type", "application/x-www-form-urlencoded")
-            .body(form)
+            .body(form.into_bytes())
             .send()
             .await
             .map_err(|e| transport("entra token endpoint", &e))?;

@@ -2,7 +2,7 @@
 
 use serde::Deserialize;
 
-use crate::delivery::http::Tls;
+use crate::delivery::tls::Tls;
 
 /// Destination settings.
 #[derive(Clone, Debug, Deserialize)]

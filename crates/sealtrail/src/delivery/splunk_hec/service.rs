@@ -12,7 +12,7 @@ use crate::delivery::{Record, SendError, SendFuture, Sink};
 
 /// A Splunk HEC destination.
 pub struct HecSink {
-    client: reqwest::Client,
+    client: http::Client,
     event_url: String,
     ack_url: String,
     auth: String,

@@ -3,8 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use rustls::pki_types::pem::PemObject as _;
-use rustls::pki_types::{CertificateDer, ServerName};
+use rustls::pki_types::ServerName;
 use sealtrail_model::Catalog;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -13,10 +12,6 @@ use super::config::{Config, Secrets, Transport};
 use super::encoder::{self, Header};
 use crate::delivery::settings::{Invalid, Settings};
 use crate::delivery::{Record, SendError, SendFuture, Sink};
-
-/// Where Debian keeps the system's trusted CAs, used when a TLS sink names
-/// no CA of its own.
-const SYSTEM_CA_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
 
 trait Stream: AsyncRead + AsyncWrite + Unpin + Send + Sync {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send + Sync> Stream for T {}
@@ -30,89 +25,6 @@ pub struct SyslogSink {
     timeout: Duration,
     catalog: Arc<Catalog>,
     conn: Option<(Box<dyn Stream>, TcpStream)>,
-}
-
-/// Certificate verification that accepts anything: `insecure_skip_verify`
-/// for tests against a self-signed receiver.
-#[derive(Debug)]
-struct AcceptAny(Arc<rustls::crypto::CryptoProvider>);
-
-impl rustls::client::danger::ServerCertVerifier for AcceptAny {
-    fn verify_server_cert(
-        &self,
-        _: &CertificateDer<'_>,
-        _: &[CertificateDer<'_>],
-        _: &ServerName<'_>,
-        _: &[u8],
-        _: rustls::pki_types::UnixTime,
-    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
-        Ok(rustls::client::danger::ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
-}
-
-fn tls_connector(cfg: &Config) -> Result<tokio_rustls::TlsConnector, Invalid> {
-    let bad = |m: String| ("destination.tls".to_string(), m);
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
-        .with_safe_default_protocol_versions()
-        .map_err(|e| bad(e.to_string()))?;
-    let config = if cfg.tls.insecure_skip_verify {
-        builder
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(AcceptAny(provider)))
-            .with_no_client_auth()
-    } else {
-        let pem = match &cfg.tls.ca_pem {
-            Some(p) => p.clone().into_bytes(),
-            None => std::fs::read(SYSTEM_CA_BUNDLE).map_err(|e| {
-                bad(format!(
-                    "no tls.ca_pem and cannot read {SYSTEM_CA_BUNDLE}: {e}"
-                ))
-            })?,
-        };
-        let mut roots = rustls::RootCertStore::empty();
-        for c in CertificateDer::pem_slice_iter(&pem) {
-            let c = c.map_err(|e| bad(format!("tls.ca_pem: {e}")))?;
-            roots.add(c).map_err(|e| bad(format!("tls.ca_pem: {e}")))?;
-        }
-        if roots.is_empty() {
-            return Err(bad("tls.ca_pem holds no certificate".into()));
-        }
-        builder.with_root_certificates(roots).with_no_client_auth()
-    };
-    Ok(tokio_rustls::TlsConnector::from(Arc::new(config)))
 }
 
 impl SyslogSink {
@@ -158,7 +70,9 @@ impl SyslogSink {
                         "not a valid TLS server name".to_string(),
                     )
                 })?;
-                Some((tls_connector(&cfg)?, sn))
+                let config = crate::delivery::tls::client_config(&cfg.tls)
+                    .map_err(|e| ("destination.tls".to_string(), e))?;
+                Some((tokio_rustls::TlsConnector::from(Arc::new(config)), sn))
             }
         };
         Ok(SyslogSink {

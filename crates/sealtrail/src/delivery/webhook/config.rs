@@ -6,8 +6,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use serde::Deserialize;
 
-use crate::delivery::http::Tls;
 use crate::delivery::settings::Invalid;
+use crate::delivery::tls::Tls;
 
 /// Destination settings.
 #[derive(Clone, Debug, Deserialize)]

@@ -10,7 +10,7 @@ use crate::delivery::{Record, SendFuture, Sink};
 
 /// A webhook destination.
 pub struct WebhookSink {
-    client: reqwest::Client,
+    client: http::Client,
     url: String,
     headers: HeaderMap,
     key: Vec<u8>,
