@@ -384,3 +384,81 @@ async fn every_event_arrives_in_order_after_failures_and_a_sigkill_mid_delivery(
     // At most the batch in flight at the kill is repeated.
     assert!(repeats <= 10, "{repeats} repeats");
 }
+
+fn cli(base: &str, key: &str, args: &[&str]) -> (bool, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_sealtrail"))
+        .args(args)
+        .env("SEALTRAIL_URL", base)
+        .env("SEALTRAIL_KEY", key)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_creates_lists_pauses_resumes_replays_and_deletes_sinks() {
+    let env = Env::start().await;
+    let (url, got) = receiver(Arc::default(), Duration::ZERO).await;
+    ingest(&env.http, &env.base, &env.ik, 0, 3).await;
+    let (base, ck) = (env.base.clone(), env.ck.clone());
+    let run = move |args: Vec<String>| {
+        let (base, ck) = (base.clone(), ck.clone());
+        async move {
+            tokio::task::spawn_blocking(move || {
+                let a: Vec<&str> = args.iter().map(String::as_str).collect();
+                cli(&base, &ck, &a)
+            })
+            .await
+            .unwrap()
+        }
+    };
+    let dest = json!({"url": url}).to_string();
+    let (ok, out) = run([
+        "sinks",
+        "create",
+        "--type",
+        "webhook",
+        "--name",
+        "cli hook",
+        "--destination",
+        &dest,
+        "--secret",
+        &format!("secret={SECRET}"),
+        "--filter",
+        "activity_types[]=file.downloaded",
+        "--start-from",
+        "beginning",
+    ]
+    .map(String::from)
+    .to_vec())
+    .await;
+    assert!(ok, "{out}");
+    let created: Value = serde_json::from_str(&out).unwrap();
+    let id = created["id"].as_str().unwrap().to_string();
+    wait_for(20, "delivery", || got.lock().unwrap().len() >= 3).await;
+    let (ok, out) = run(vec!["sinks".into(), "list".into()]).await;
+    assert!(ok && out.contains(&id) && out.contains("webhook"), "{out}");
+    assert!(!out.contains(SECRET.trim_start_matches("whsec_")));
+    for action in ["pause", "resume"] {
+        let (ok, out) = run(vec!["sinks".into(), action.into(), id.clone()]).await;
+        assert!(ok, "{action}: {out}");
+    }
+    let (ok, out) = run(vec![
+        "sinks".into(),
+        "replay".into(),
+        id.clone(),
+        "--from-beginning".into(),
+    ])
+    .await;
+    assert!(ok, "{out}");
+    wait_for(20, "replayed delivery", || got.lock().unwrap().len() >= 6).await;
+    let (ok, out) = run(vec!["sinks".into(), "delete".into(), id.clone()]).await;
+    assert!(ok && out.contains("\"deleted\": true"), "{out}");
+}

@@ -2,6 +2,7 @@
 //! client commands for administrators, and offline verification.
 
 pub mod client;
+pub mod sinks;
 
 use std::path::PathBuf;
 
@@ -75,6 +76,9 @@ pub enum Command {
     /// Erasure, retention and legal holds (compliance key).
     #[command(subcommand)]
     Privacy(client::PrivacyCmd),
+    /// Push delivery to SIEMs and webhooks (compliance key with manage:sinks).
+    #[command(subcommand)]
+    Sinks(sinks::SinksCmd),
 }
 
 /// Runs the command line.
@@ -85,6 +89,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Keys(c) => client::keys(c).await,
         Command::Activities(c) => client::activities(c).await,
         Command::Privacy(c) => client::privacy(c).await,
+        Command::Sinks(c) => sinks::run(c).await,
     }
 }
 
