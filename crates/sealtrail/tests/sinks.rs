@@ -604,3 +604,92 @@ async fn sentinel_gets_a_token_and_ingests_rows_in_order() {
     deliver_through_faults(&env, &st).await;
     assert!(st.lock().unwrap().extra.contains_key("unauthorized"));
 }
+
+/// A CA and a `localhost` server configuration signed by it.
+fn tls_server() -> (String, Arc<rustls::ServerConfig>) {
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+    use rustls::pki_types::pem::PemObject as _;
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
+    let key = KeyPair::generate().unwrap();
+    let cert = CertificateParams::new(vec!["localhost".to_string()])
+        .unwrap()
+        .signed_by(&key, &ca)
+        .unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(
+        vec![cert.der().clone()],
+        rustls::pki_types::PrivateKeyDer::from_pem_slice(key.serialize_pem().as_bytes()).unwrap(),
+    )
+    .unwrap();
+    (ca.pem(), Arc::new(config))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhooks_over_https_trust_only_the_configured_ca() {
+    let env = Env::start().await;
+    let (ca, config) = tls_server();
+    let key = B64
+        .decode(WEBHOOK_SECRET.trim_start_matches("whsec_"))
+        .unwrap();
+    let st: Shared = Arc::default();
+    let s2 = st.clone();
+    let addr = support::http::serve_tls(
+        Arc::new(move |req: Req| {
+            let mut s = s2.lock().unwrap();
+            match webhook_check(&req, &key) {
+                Ok(ids) => {
+                    s.accepted.extend(ids);
+                    Reply::empty(200)
+                }
+                Err(e) => s.reject(e),
+            }
+        }),
+        config,
+    )
+    .await;
+    let url = format!("https://localhost:{}/hook", addr.port());
+    let mut trusted = sink_body(
+        "webhook",
+        json!({"url": url, "tls": {"ca_pem": ca}}),
+        json!({"secret": WEBHOOK_SECRET}),
+    );
+    trusted["name"] = json!("trusted");
+    create_sink(&env, trusted).await;
+    // Without the CA, the system roots do not vouch for this server: the
+    // sink fails and says why, and delivers nothing.
+    let untrusted = create_sink(
+        &env,
+        sink_body(
+            "webhook",
+            json!({"url": url}),
+            json!({"secret": WEBHOOK_SECRET}),
+        ),
+    )
+    .await;
+    let expected = ingest(&env.http, &env.base, &env.ik, 0, 20).await;
+    wait_for(20, "delivery over https", || distinct(&st) >= 20).await;
+    assert_eq!(st.lock().unwrap().accepted, expected);
+    let id = untrusted["id"].as_str().unwrap();
+    let mut v = sink_view(&env, id).await;
+    for _ in 0..50 {
+        if v["health"]["last_error"].is_string() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        v = sink_view(&env, id).await;
+    }
+    let err = v["health"]["last_error"]
+        .as_str()
+        .unwrap_or_default()
+        .to_lowercase();
+    assert!(err.contains("certificate"), "{v}");
+    assert_eq!(v["health"]["state"], "failing");
+    assert_eq!(v["health"]["lag_events"], 20);
+}

@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 /// A request as received.
@@ -72,7 +72,45 @@ pub async fn serve(handler: Handler) -> SocketAddr {
     addr
 }
 
-async fn conn(mut s: TcpStream, handler: Handler) {
+/// A connection that can be torn down with a TCP reset.
+pub trait Resettable: AsyncRead + AsyncWrite + Unpin + Send + 'static {
+    fn reset(&self);
+}
+
+impl Resettable for TcpStream {
+    fn reset(&self) {
+        let _ = self.set_zero_linger();
+    }
+}
+
+impl Resettable for tokio_rustls::server::TlsStream<TcpStream> {
+    fn reset(&self) {
+        let _ = self.get_ref().0.set_zero_linger();
+    }
+}
+
+/// Serves HTTPS with this TLS configuration on a free loopback port.
+pub async fn serve_tls(handler: Handler, tls: Arc<rustls::ServerConfig>) -> SocketAddr {
+    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+    tokio::spawn(async move {
+        loop {
+            let Ok((s, _)) = l.accept().await else {
+                return;
+            };
+            let (acceptor, handler) = (acceptor.clone(), handler.clone());
+            tokio::spawn(async move {
+                if let Ok(t) = acceptor.accept(s).await {
+                    conn(t, handler).await;
+                }
+            });
+        }
+    });
+    addr
+}
+
+async fn conn<S: Resettable>(mut s: S, handler: Handler) {
     let mut buf = Vec::new();
     loop {
         let head_end = loop {
@@ -124,7 +162,7 @@ async fn conn(mut s: TcpStream, handler: Handler) {
                     reply = *r;
                 }
                 Reply::Reset => {
-                    let _ = s.set_zero_linger();
+                    s.reset();
                     return;
                 }
                 Reply::Status(code, hs, body) => {
