@@ -11,6 +11,10 @@ have() { command -v "$1" >/dev/null 2>&1; }
 # RFC 6962 / signed-note verifier.
 have go || need_apt+=(golang-go)
 [ -d /usr/share/gocode/src/golang.org/x/mod ] || need_apt+=(golang-golang-x-mod-dev)
+# A real syslog receiver for the syslog sink tests, with its OpenSSL
+# network stream driver for RFC 5425 (TLS).
+[ -x /usr/sbin/rsyslogd ] || need_apt+=(rsyslog)
+[ -e /usr/lib/x86_64-linux-gnu/rsyslog/lmnsd_ossl.so ] || ls /usr/lib/*/rsyslog/lmnsd_ossl.so >/dev/null 2>&1 || need_apt+=(rsyslog-openssl)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     echo "installing: ${need_apt[*]}"

@@ -41,6 +41,8 @@ pub struct App {
     pub limiter: RateLimiter,
     /// A freshly generated operator token, to print once at first start.
     pub bootstrap_operator_token: Option<String>,
+    /// Wakes delivery workers when a sink changes.
+    pub sinks: crate::delivery::Hub,
 }
 
 /// Shared handle.
@@ -97,6 +99,7 @@ impl App {
             signer,
             metrics,
             bootstrap_operator_token,
+            sinks: crate::delivery::Hub::default(),
         })
     }
 

@@ -10,6 +10,7 @@ pub mod bundle;
 pub mod cli;
 pub mod config;
 pub mod demo;
+pub mod delivery;
 pub mod error;
 pub mod feed;
 pub mod ids;

@@ -108,6 +108,10 @@ pub struct Metrics {
     pub rate_limited: Counter,
     /// Compliance-plane reads recorded.
     pub audit_records: Counter,
+    /// Events acknowledged by sink destinations (repeats count again).
+    pub sink_events_delivered: Counter,
+    /// Sends to sink destinations that failed (and will be retried).
+    pub sink_send_failures: Counter,
 }
 
 impl Default for Metrics {
@@ -124,6 +128,8 @@ impl Default for Metrics {
             checkpoints_signed: Counter::default(),
             rate_limited: Counter::default(),
             audit_records: Counter::default(),
+            sink_events_delivered: Counter::default(),
+            sink_send_failures: Counter::default(),
         }
     }
 }
@@ -237,6 +243,18 @@ impl Metrics {
             "sealtrail_audit_records_total",
             "Compliance-plane calls recorded as compliance_api.accessed.",
             self.audit_records.get(),
+        );
+        counter(
+            &mut out,
+            "sealtrail_sink_events_delivered_total",
+            "Events acknowledged by sink destinations (a resend counts again).",
+            self.sink_events_delivered.get(),
+        );
+        counter(
+            &mut out,
+            "sealtrail_sink_send_failures_total",
+            "Sends to sink destinations that failed and will be retried.",
+            self.sink_send_failures.get(),
         );
         out
     }

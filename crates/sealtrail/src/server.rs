@@ -55,6 +55,10 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         Duration::from_secs(app.config.prune_interval_secs),
         stop_rx.clone(),
     ));
+    let delivery = tokio::spawn(crate::delivery::worker::supervise(
+        app.clone(),
+        stop_rx.clone(),
+    ));
     let mut srv_stop = stop_rx.clone();
     let stop_after = stop_tx.clone();
     let task = tokio::spawn(async move {
@@ -73,6 +77,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         let _ = stop_after.send(true);
         let _ = checkpointer.await;
         let _ = pruner.await;
+        let _ = delivery.await;
     });
     Ok(Running {
         addr,

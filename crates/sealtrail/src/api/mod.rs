@@ -10,6 +10,7 @@ pub mod operator;
 pub mod ops;
 pub mod privacy;
 pub mod stream;
+pub mod sinks;
 
 use std::sync::Arc;
 
@@ -74,6 +75,15 @@ routes! {
     get "/v1/compliance/legal_holds" => privacy::list_holds,
     post "/v1/compliance/legal_holds" => privacy::place_hold,
     post "/v1/compliance/legal_holds/{id}/release" => privacy::release_hold,
+    get "/v1/compliance/sinks" => sinks::list,
+    post "/v1/compliance/sinks" => sinks::create,
+    get "/v1/compliance/sinks/{id}" => sinks::get_one,
+    patch "/v1/compliance/sinks/{id}" => sinks::update,
+    put "/v1/compliance/sinks/{id}" => sinks::update,
+    delete "/v1/compliance/sinks/{id}" => sinks::delete,
+    post "/v1/compliance/sinks/{id}/pause" => sinks::pause,
+    post "/v1/compliance/sinks/{id}/resume" => sinks::resume,
+    post "/v1/compliance/sinks/{id}/replay" => sinks::replay,
     get "/v1/operator/organizations" => operator::list_orgs,
     post "/v1/operator/organizations" => operator::create_org,
     get "/v1/operator/organizations/{id}" => operator::get_org,

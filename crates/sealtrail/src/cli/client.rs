@@ -223,14 +223,14 @@ pub enum ActivitiesCmd {
     },
 }
 
-struct Http {
+pub(crate) struct Http {
     base: String,
     key: String,
     http: reqwest::Client,
 }
 
 impl Http {
-    fn new(c: &ClientArgs) -> anyhow::Result<Http> {
+    pub(crate) fn new(c: &ClientArgs) -> anyhow::Result<Http> {
         let key = c.key.clone().ok_or_else(|| {
             anyhow::anyhow!("an API key is needed: pass --key or set SEALTRAIL_KEY")
         })?;
@@ -241,7 +241,7 @@ impl Http {
         })
     }
 
-    async fn send(
+    pub(crate) async fn send(
         &self,
         method: reqwest::Method,
         path: &str,
@@ -276,7 +276,7 @@ impl Http {
     }
 }
 
-fn print(v: &Value) {
+pub(crate) fn print(v: &Value) {
     println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
 }
 

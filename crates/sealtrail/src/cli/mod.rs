@@ -4,6 +4,7 @@
 pub mod client;
 pub mod integrity;
 pub mod witness;
+pub mod sinks;
 
 use std::path::PathBuf;
 
@@ -89,6 +90,9 @@ pub enum Command {
     Fsck(integrity::FsckArgs),
     /// Watch a server's checkpoints and alarm if a log is not append-only.
     Witness(witness::WitnessArgs),
+    /// Push delivery to SIEMs and webhooks (compliance key with manage:sinks).
+    #[command(subcommand)]
+    Sinks(sinks::SinksCmd),
 }
 
 /// Runs the command line.
@@ -104,6 +108,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Verify(a) => integrity::verify(a),
         Command::Fsck(a) => integrity::fsck(a),
         Command::Witness(a) => witness::run(a).await,
+        Command::Sinks(c) => sinks::run(c).await,
     }
 }
 

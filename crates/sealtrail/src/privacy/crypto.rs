@@ -55,6 +55,7 @@ pub struct MasterKey {
     wrap: SecretKey,
     pseudonym: SecretKey,
     index: SecretKey,
+    sink_secrets: SecretKey,
 }
 
 impl std::fmt::Debug for MasterKey {
@@ -70,6 +71,7 @@ impl MasterKey {
             wrap: hmac(secret, &[b"sealtrail/wrap"]),
             pseudonym: hmac(secret, &[b"sealtrail/pseudonym"]),
             index: hmac(secret, &[b"sealtrail/blind-index"]),
+            sink_secrets: hmac(secret, &[b"sealtrail/sink-secrets"]),
         }
     }
 
@@ -99,6 +101,19 @@ impl MasterKey {
     /// Wraps a subject key for storage.
     pub fn wrap(&self, aad: &[u8], key: &SecretKey) -> Vec<u8> {
         seal(&self.wrap, aad, key)
+    }
+
+    /// Seals a sink's secrets (tokens, API keys) for storage, bound to the
+    /// sink id so sealed secrets cannot be moved to another sink. A key of
+    /// their own keeps them apart from personal data: erasing subjects and
+    /// delivering events never share a key.
+    pub fn seal_sink_secrets(&self, sink_id: &str, plain: &[u8]) -> Vec<u8> {
+        seal(&self.sink_secrets, sink_id.as_bytes(), plain)
+    }
+
+    /// Opens what [`MasterKey::seal_sink_secrets`] sealed.
+    pub fn open_sink_secrets(&self, sink_id: &str, sealed: &[u8]) -> Result<Vec<u8>, CryptoError> {
+        open(&self.sink_secrets, sink_id.as_bytes(), sealed)
     }
 
     /// Unwraps a stored subject key.

@@ -337,6 +337,59 @@ pub struct LogRow {
     pub columns: Vec<(&'static str, String)>,
 }
 
+/// A delivery sink as stored: its settings, sealed secrets, durable cursor
+/// and health. The cursor is the global sequence of the last event the
+/// destination acknowledged; delivery resumes after it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SinkRecord {
+    /// Public id, `snk_…`.
+    pub id: String,
+    /// The organization whose events (with its descendants') it delivers.
+    pub org: OrgKey,
+    /// A label chosen by whoever created it.
+    pub name: String,
+    /// Destination kind, e.g. `splunk_hec`.
+    pub kind: String,
+    /// Non-secret settings, as a JSON document.
+    pub config: String,
+    /// The filter, as a feed query string.
+    pub filter: String,
+    /// Secret settings, sealed under the server's master key.
+    pub secrets: Vec<u8>,
+    /// Whether delivery is paused.
+    pub paused: bool,
+    /// Bumped by each replay; progress reported under an older epoch is
+    /// ignored, so a replay is never overwritten by a send in flight.
+    pub epoch: u64,
+    /// Global sequence of the last delivered event.
+    pub cursor_gseq: u64,
+    /// Creation time (ms).
+    pub created_ms: i64,
+    /// Last change of settings (ms).
+    pub updated_ms: i64,
+    /// Last successful send (ms).
+    pub last_success_ms: Option<i64>,
+    /// Last failure, as one sentence.
+    pub last_error: Option<String>,
+    /// When it failed (ms).
+    pub last_error_ms: Option<i64>,
+    /// Events delivered since creation (a duplicate counts again).
+    pub delivered: u64,
+}
+
+/// What a delivery worker reports after a send.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SinkProgress {
+    /// The new cursor, when events were acknowledged.
+    pub cursor_gseq: Option<u64>,
+    /// How many events the send acknowledged.
+    pub delivered: u64,
+    /// When (ms).
+    pub at_ms: i64,
+    /// The failure, if the send failed (partly or wholly).
+    pub error: Option<String>,
+}
+
 /// The writes of one group commit. Methods are called by the sequencer in
 /// a single transaction that [`Storage::write`] commits durably (or rolls
 /// back entirely) when the closure returns.
@@ -403,6 +456,13 @@ pub trait Txn {
     fn release_hold(&mut self, id: &str, at_ms: i64) -> StoreResult<bool>;
     /// Stores an erasure record (a JSON document).
     fn put_erasure(&mut self, id: &str, body: &str) -> StoreResult<()>;
+    /// Creates or updates a sink's settings. On update, the cursor is
+    /// replaced only when the epoch changes (a replay), and health and
+    /// delivery counts are kept, so a settings change cannot undo progress
+    /// a worker reported meanwhile.
+    fn put_sink(&mut self, sink: &SinkRecord) -> StoreResult<()>;
+    /// Removes a sink; false if there was none.
+    fn delete_sink(&mut self, id: &str) -> StoreResult<bool>;
 }
 
 /// A storage engine.
@@ -456,6 +516,13 @@ pub trait Storage: Send + Sync + 'static {
     fn holds(&self) -> StoreResult<Vec<LegalHold>>;
     /// An erasure record.
     fn erasure(&self, id: &str) -> StoreResult<Option<String>>;
+    /// Every sink.
+    fn sinks(&self) -> StoreResult<Vec<SinkRecord>>;
+    /// One sink.
+    fn sink(&self, id: &str) -> StoreResult<Option<SinkRecord>>;
+    /// Records a send's outcome durably, if the sink still exists at this
+    /// epoch; returns false otherwise (deleted or replayed meanwhile).
+    fn sink_progress(&self, id: &str, epoch: u64, p: &SinkProgress) -> StoreResult<bool>;
     /// Makes removed data unrecoverable from the engine's files (write-ahead
     /// log, free pages).
     fn scrub(&self) -> StoreResult<()>;

@@ -101,6 +101,24 @@ CREATE TABLE IF NOT EXISTS erasures(
   id TEXT PRIMARY KEY,
   body TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS sinks(
+  id TEXT PRIMARY KEY,
+  org INTEGER NOT NULL,
+  name TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  config TEXT NOT NULL,
+  filter TEXT NOT NULL,
+  secrets BLOB NOT NULL,
+  paused INTEGER NOT NULL,
+  epoch INTEGER NOT NULL,
+  cursor_gseq INTEGER NOT NULL,
+  created_ms INTEGER NOT NULL,
+  updated_ms INTEGER NOT NULL,
+  last_success_ms INTEGER,
+  last_error TEXT,
+  last_error_ms INTEGER,
+  delivered INTEGER NOT NULL DEFAULT 0
+);
 CREATE TABLE IF NOT EXISTS subject_keys(
   org INTEGER NOT NULL,
   subject BLOB NOT NULL,
@@ -695,6 +713,50 @@ impl Txn for SqliteTxn<'_> {
         Ok(())
     }
 
+    fn put_sink(&mut self, k: &SinkRecord) -> StoreResult<()> {
+        self.tx
+            .execute(
+                &format!(
+                    "INSERT INTO sinks({SINK_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+                     ON CONFLICT(id) DO UPDATE SET
+                       name = excluded.name, kind = excluded.kind, config = excluded.config,
+                       filter = excluded.filter, secrets = excluded.secrets,
+                       paused = excluded.paused, updated_ms = excluded.updated_ms,
+                       cursor_gseq = CASE WHEN excluded.epoch != sinks.epoch
+                                     THEN excluded.cursor_gseq ELSE sinks.cursor_gseq END,
+                       epoch = excluded.epoch"
+                ),
+                params![
+                    k.id,
+                    k.org,
+                    k.name,
+                    k.kind,
+                    k.config,
+                    k.filter,
+                    k.secrets,
+                    k.paused,
+                    k.epoch as i64,
+                    k.cursor_gseq as i64,
+                    k.created_ms,
+                    k.updated_ms,
+                    k.last_success_ms,
+                    k.last_error,
+                    k.last_error_ms,
+                    k.delivered as i64
+                ],
+            )
+            .map_err(eng)?;
+        Ok(())
+    }
+
+    fn delete_sink(&mut self, id: &str) -> StoreResult<bool> {
+        let n = self
+            .tx
+            .execute("DELETE FROM sinks WHERE id = ?", [id])
+            .map_err(eng)?;
+        Ok(n > 0)
+    }
+
     fn put_subject_key(&mut self, rec: &SubjectKeyRecord) -> StoreResult<()> {
         self.tx
             .prepare_cached(
@@ -712,6 +774,30 @@ impl Txn for SqliteTxn<'_> {
             .map_err(eng)?;
         Ok(())
     }
+}
+
+const SINK_COLS: &str = "id, org, name, kind, config, filter, secrets, paused, epoch, cursor_gseq,
+     created_ms, updated_ms, last_success_ms, last_error, last_error_ms, delivered";
+
+fn sink_from_row(r: &Row<'_>) -> rusqlite::Result<SinkRecord> {
+    Ok(SinkRecord {
+        id: r.get(0)?,
+        org: r.get(1)?,
+        name: r.get(2)?,
+        kind: r.get(3)?,
+        config: r.get(4)?,
+        filter: r.get(5)?,
+        secrets: r.get(6)?,
+        paused: r.get(7)?,
+        epoch: r.get::<_, i64>(8)? as u64,
+        cursor_gseq: r.get::<_, i64>(9)? as u64,
+        created_ms: r.get(10)?,
+        updated_ms: r.get(11)?,
+        last_success_ms: r.get(12)?,
+        last_error: r.get(13)?,
+        last_error_ms: r.get(14)?,
+        delivered: r.get::<_, i64>(15)? as u64,
+    })
 }
 
 fn push_type_terms(sql: &mut String, args: &mut Vec<rusqlite::types::Value>, pats: &[TypePattern]) {
@@ -1131,6 +1217,58 @@ impl Storage for SqliteStore {
                 .optional()
                 .map_err(eng)
         })
+    }
+
+    fn sinks(&self) -> StoreResult<Vec<SinkRecord>> {
+        self.with_reader(|c| {
+            let mut st = c
+                .prepare(&format!(
+                    "SELECT {SINK_COLS} FROM sinks ORDER BY created_ms, id"
+                ))
+                .map_err(eng)?;
+            let rows = st.query_map([], sink_from_row).map_err(eng)?;
+            rows.collect::<Result<Vec<_>, _>>().map_err(eng)
+        })
+    }
+
+    fn sink(&self, id: &str) -> StoreResult<Option<SinkRecord>> {
+        self.with_reader(|c| {
+            c.prepare_cached(&format!("SELECT {SINK_COLS} FROM sinks WHERE id = ?"))
+                .map_err(eng)?
+                .query_row([id], sink_from_row)
+                .optional()
+                .map_err(eng)
+        })
+    }
+
+    fn sink_progress(&self, id: &str, epoch: u64, p: &SinkProgress) -> StoreResult<bool> {
+        let conn = self
+            .writer
+            .lock()
+            .map_err(|_| StoreError::Unavailable("writer poisoned".into()))?;
+        // The cursor only moves forward within an epoch: a late report from
+        // a send that was overtaken can never move it back.
+        let n = conn
+            .prepare_cached(
+                "UPDATE sinks SET
+                   cursor_gseq = MAX(cursor_gseq, COALESCE(?1, cursor_gseq)),
+                   delivered = delivered + ?2,
+                   last_success_ms = CASE WHEN ?2 > 0 OR ?4 IS NULL THEN ?3 ELSE last_success_ms END,
+                   last_error = CASE WHEN ?4 IS NULL THEN last_error ELSE ?4 END,
+                   last_error_ms = CASE WHEN ?4 IS NULL THEN last_error_ms ELSE ?3 END
+                 WHERE id = ?5 AND epoch = ?6",
+            )
+            .map_err(eng)?
+            .execute(params![
+                p.cursor_gseq.map(|g| g as i64),
+                p.delivered as i64,
+                p.at_ms,
+                p.error,
+                id,
+                epoch as i64
+            ])
+            .map_err(eng)?;
+        Ok(n > 0)
     }
 
     fn scrub(&self) -> StoreResult<()> {
