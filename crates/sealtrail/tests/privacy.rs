@@ -217,15 +217,21 @@ fn proof_of(v: &Value) -> Vec<[u8; 32]> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn erasing_a_subject_with_1000_events_leaves_no_trace_and_every_proof_verifies() {
-    erasing_a_subject_with_1000_events_leaves_no_trace_and_every_proof_verifies_on(Engine::Sqlite).await;
+    erasing_a_subject_with_1000_events_leaves_no_trace_and_every_proof_verifies_on(Engine::Sqlite)
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pg_erasing_a_subject_with_1000_events_leaves_no_trace_and_every_proof_verifies() {
-    erasing_a_subject_with_1000_events_leaves_no_trace_and_every_proof_verifies_on(Engine::Postgres).await;
+    erasing_a_subject_with_1000_events_leaves_no_trace_and_every_proof_verifies_on(
+        Engine::Postgres,
+    )
+    .await;
 }
 
-async fn erasing_a_subject_with_1000_events_leaves_no_trace_and_every_proof_verifies_on(engine: Engine) {
+async fn erasing_a_subject_with_1000_events_leaves_no_trace_and_every_proof_verifies_on(
+    engine: Engine,
+) {
     let Some(env) = Env::start(engine).await else {
         return;
     };
