@@ -21,6 +21,15 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   fi
 fi
 
+# PostgreSQL for the engine's tests: a throw-away server in a temporary
+# directory on a loopback port (scripts/pg.sh installs it if missing),
+# stopped on exit. Tests read its URL and make a database each.
+if [ -z "${SEALTRAIL_TEST_PG_URL:-}" ]; then
+  SEALTRAIL_TEST_PG_URL="$(scripts/pg.sh start)"
+  export SEALTRAIL_TEST_PG_URL
+  trap 'scripts/pg.sh stop' EXIT
+fi
+
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo test --workspace --locked

@@ -680,57 +680,45 @@ async fn flush_buf(c: Arc<Conn>, b: EventBuf) -> StoreResult<()> {
         if b.sources.is_empty() {
             return Ok(0);
         }
-        let mut cols: (Vec<i64>, Vec<&str>, Vec<&str>, Vec<i64>, Vec<i64>, Vec<i64>) =
-            Default::default();
-        for ((org, product, sid), (gseq, seq, ms)) in &b.sources {
-            cols.0.push(*org);
-            cols.1.push(product);
-            cols.2.push(sid);
-            cols.3.push(to_i64(*gseq)?);
-            cols.4.push(to_i64(*seq)?);
-            cols.5.push(*ms);
-        }
-        c.execute(
-            INSERT_SOURCES,
-            &[&cols.0, &cols.1, &cols.2, &cols.3, &cols.4, &cols.5],
-        )
-        .await
+        let rows: Vec<_> = b.sources.iter().collect();
+        let org: Vec<i64> = rows.iter().map(|(k, _)| k.0).collect();
+        let product: Vec<&str> = rows.iter().map(|(k, _)| k.1.as_str()).collect();
+        let sid: Vec<&str> = rows.iter().map(|(k, _)| k.2.as_str()).collect();
+        let gseq = rows
+            .iter()
+            .map(|(_, v)| to_i64(v.0))
+            .collect::<StoreResult<Vec<i64>>>()?;
+        let seq = rows
+            .iter()
+            .map(|(_, v)| to_i64(v.1))
+            .collect::<StoreResult<Vec<i64>>>()?;
+        let ms: Vec<i64> = rows.iter().map(|(_, v)| v.2).collect();
+        c.execute(INSERT_SOURCES, &[&org, &product, &sid, &gseq, &seq, &ms])
+            .await
     };
     let nodes = async {
         if b.nodes.is_empty() {
             return Ok(0);
         }
-        let mut cols: (Vec<i64>, Vec<i64>, Vec<i64>, Vec<&[u8]>) = Default::default();
-        for (org, level, idx, hash) in &b.nodes {
-            cols.0.push(*org);
-            cols.1.push(*level);
-            cols.2.push(*idx);
-            cols.3.push(hash);
-        }
-        c.execute(INSERT_NODES, &[&cols.0, &cols.1, &cols.2, &cols.3])
-            .await
+        let org: Vec<i64> = b.nodes.iter().map(|n| n.0).collect();
+        let level: Vec<i64> = b.nodes.iter().map(|n| n.1).collect();
+        let idx: Vec<i64> = b.nodes.iter().map(|n| n.2).collect();
+        let hash: Vec<&[u8]> = b.nodes.iter().map(|n| n.3.as_slice()).collect();
+        c.execute(INSERT_NODES, &[&org, &level, &idx, &hash]).await
     };
     let keys = async {
         if b.subject_keys.is_empty() {
             return Ok(0);
         }
-        let mut cols: (
-            Vec<i64>,
-            Vec<&[u8]>,
-            Vec<Option<&[u8]>>,
-            Vec<i64>,
-            Vec<Option<i64>>,
-        ) = Default::default();
-        for k in &b.subject_keys {
-            cols.0.push(k.org);
-            cols.1.push(&k.subject);
-            cols.2.push(k.wrapped.as_deref());
-            cols.3.push(k.created_ms);
-            cols.4.push(k.erased_ms);
-        }
+        let k = &b.subject_keys;
+        let org: Vec<i64> = k.iter().map(|k| k.org).collect();
+        let subject: Vec<&[u8]> = k.iter().map(|k| k.subject.as_slice()).collect();
+        let wrapped: Vec<Option<&[u8]>> = k.iter().map(|k| k.wrapped.as_deref()).collect();
+        let created: Vec<i64> = k.iter().map(|k| k.created_ms).collect();
+        let erased: Vec<Option<i64>> = k.iter().map(|k| k.erased_ms).collect();
         c.execute(
             UPSERT_SUBJECT_KEYS,
-            &[&cols.0, &cols.1, &cols.2, &cols.3, &cols.4],
+            &[&org, &subject, &wrapped, &created, &erased],
         )
         .await
     };
