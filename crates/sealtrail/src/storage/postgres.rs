@@ -323,7 +323,9 @@ impl PgStore {
             return Ok(());
         }
         let months = month_starts(now_ms, -1, 3)?;
-        let mut sql = format!("BEGIN; SELECT pg_advisory_xact_lock({LOCK_WRITE});");
+        let mut sql = format!(
+            "SET client_min_messages = warning; BEGIN; SELECT pg_advisory_xact_lock({LOCK_WRITE});"
+        );
         for w in months.windows(2) {
             let (from, to, name) = (w[0].0, w[1].0, &w[0].1);
             sql.push_str(&format!(
@@ -1982,6 +1984,75 @@ pub fn create_database(base_url: &str, prefix: &str) -> StoreResult<String> {
         url.push_str(q);
     }
     Ok(url)
+}
+
+/// Limits to report beside the engine's own figures: what PostgreSQL does
+/// with the same rows and none of Sealtrail's work. Each returns rows per
+/// second on a fresh table `bench_*` in the database `url` names.
+pub mod baseline {
+    use futures_util::SinkExt;
+
+    use super::*;
+
+    /// The naive engine: one `INSERT` (its own transaction, durable) per
+    /// event, `(bigint, jsonb)`.
+    pub fn naive_inserts(url: &str, bodies: &[String]) -> StoreResult<f64> {
+        let bridge = Bridge::new()?;
+        let (u, bodies) = (url.to_string(), bodies.to_vec());
+        bridge.block(async move {
+            let c = Conn::connect(&u).await?;
+            c.simple(
+                "DROP TABLE IF EXISTS bench_naive; CREATE TABLE bench_naive(id bigint PRIMARY KEY, body jsonb NOT NULL)",
+            )
+            .await?;
+            let started = std::time::Instant::now();
+            for (i, b) in bodies.iter().enumerate() {
+                c.execute(
+                    "INSERT INTO bench_naive(id, body) VALUES ($1, $2::text::jsonb)",
+                    &[&(i as i64), b],
+                )
+                .await?;
+            }
+            Ok(bodies.len() as f64 / started.elapsed().as_secs_f64())
+        })
+    }
+
+    /// The bulk ceiling: `COPY` of all events into `(bigint, jsonb)` in
+    /// chunks of `chunk` rows, one transaction per chunk.
+    pub fn copy_rows(url: &str, bodies: &[String], chunk: usize) -> StoreResult<f64> {
+        let bridge = Bridge::new()?;
+        let (u, bodies) = (url.to_string(), bodies.to_vec());
+        let chunk = chunk.max(1);
+        bridge.block(async move {
+            let c = Conn::connect(&u).await?;
+            c.simple(
+                "DROP TABLE IF EXISTS bench_copy; CREATE TABLE bench_copy(id bigint PRIMARY KEY, body jsonb NOT NULL)",
+            )
+            .await?;
+            let started = std::time::Instant::now();
+            for (n, part) in bodies.chunks(chunk).enumerate() {
+                let mut text = Vec::new();
+                for (i, b) in part.iter().enumerate() {
+                    // COPY text format: escape the escape character and the
+                    // field and row separators.
+                    let esc = b
+                        .replace('\\', "\\\\")
+                        .replace('\t', "\\t")
+                        .replace('\n', "\\n");
+                    text.extend_from_slice(format!("{}\t{esc}\n", n * chunk + i).as_bytes());
+                }
+                let sink = c
+                    .client
+                    .copy_in::<_, std::io::Cursor<Vec<u8>>>("COPY bench_copy(id, body) FROM STDIN")
+                    .await
+                    .map_err(eng)?;
+                futures_util::pin_mut!(sink);
+                sink.send(std::io::Cursor::new(text)).await.map_err(eng)?;
+                sink.as_mut().finish().await.map_err(eng)?;
+            }
+            Ok(bodies.len() as f64 / started.elapsed().as_secs_f64())
+        })
+    }
 }
 
 /// The variable naming the PostgreSQL server tests run against.
