@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 fn body(i: usize) -> Value {
     json!({
         "source_event_id": format!("ev-{i}"),
-        "type": if i % 3 == 0 { "file.downloaded" } else { "user.login_succeeded" },
+        "type": if i.is_multiple_of(3) { "file.downloaded" } else { "user.login_succeeded" },
         "created_at": "2026-12-04T10:00:00Z",
         "organization_id": "org_bench",
         "actor": {"type": "user", "id": format!("user_{}", i % 1000), "email": format!("u{}@example.com", i % 1000), "ip_address": "192.0.2.10"},
