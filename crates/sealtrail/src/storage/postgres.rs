@@ -2070,7 +2070,17 @@ pub fn test_database(prefix: &str) -> Result<Option<String>, String> {
         _ if std::env::var("CI").is_ok_and(|v| v == "true" || v == "1") => Err(format!(
             "{TEST_URL_VAR} is not set under CI: run the suite through scripts/test.sh, which starts PostgreSQL"
         )),
-        _ => Ok(None),
+        _ => {
+            // Written to the process's stderr directly, not through the
+            // test harness's captured output, so a skip is always visible.
+            use std::io::Write as _;
+            let _ = writeln!(
+                std::io::stderr(),
+                "note: {TEST_URL_VAR} is not set; skipping PostgreSQL test case {prefix:?} \
+                 (scripts/pg.sh start prints a URL)"
+            );
+            Ok(None)
+        }
     }
 }
 
