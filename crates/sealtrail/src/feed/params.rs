@@ -282,7 +282,7 @@ mod tests {
         assert_eq!(p.actor_ids, vec!["u1".to_string()]);
         assert_eq!(p.limit, 10);
         assert_eq!(p.order, Scan::Asc);
-        assert_eq!(p.created_from, Some(1_764_547_200_000));
+        assert_eq!(p.created_from, Some(1_796_083_200_000)); // 2026-12-01T00:00:00Z
     }
 
     #[test]
