@@ -27,6 +27,14 @@ fi
 
 # An independent OCSF validator (PyPI pydantic-ocsf) for the OCSF tests.
 python3 -c 'import ocsf.v1_7_0' 2>/dev/null || pip install --quiet --disable-pip-version-check pydantic-ocsf==3.0.0
+# PostgreSQL for the engine's tests: a throw-away server in a temporary
+# directory on a loopback port (scripts/pg.sh installs it if missing),
+# stopped on exit. Tests read its URL and make a database each.
+if [ -z "${SEALTRAIL_TEST_PG_URL:-}" ]; then
+  SEALTRAIL_TEST_PG_URL="$(scripts/pg.sh start)"
+  export SEALTRAIL_TEST_PG_URL
+  trap 'scripts/pg.sh stop' EXIT
+fi
 
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings

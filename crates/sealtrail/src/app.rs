@@ -12,6 +12,7 @@ use crate::log::sequencer::Sequencer;
 use crate::metrics::Metrics;
 use crate::privacy::crypto::MasterKey;
 use crate::registry::Registry;
+use crate::storage::postgres::PgStore;
 use crate::storage::sqlite::SqliteStore;
 use crate::storage::{KeyKind, Org, OrgKey, Storage};
 
@@ -62,16 +63,22 @@ impl App {
             Catalog::with_custom(config.activity_types.clone())
                 .map_err(|e| anyhow::anyhow!("activity_types in config: {e}"))?,
         );
-        let (store, sqlite): (Arc<dyn Storage>, Option<Arc<SqliteStore>>) =
-            match config.storage.as_str() {
-                "" | "sqlite" => {
-                    let s = Arc::new(SqliteStore::open(&db_path(&config))?);
-                    (s.clone(), Some(s))
-                }
-                other => anyhow::bail!(
-                    "storage {other:?} is not supported; use \"sqlite\" (the embedded engine)"
-                ),
-            };
+        let (store, sqlite): (Arc<dyn Storage>, Option<Arc<SqliteStore>>) = match config
+            .storage
+            .as_str()
+        {
+            "" | "sqlite" => {
+                let s = Arc::new(SqliteStore::open(&db_path(&config))?);
+                (s.clone(), Some(s))
+            }
+            url if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+                let s: Arc<dyn Storage> = Arc::new(PgStore::open(url)?);
+                (s, None)
+            }
+            other => anyhow::bail!(
+                "storage {other:?} is not supported; use \"sqlite\" (the embedded engine) or a postgres:// URL"
+            ),
+        };
         let master = MasterKey::load_or_create(&config.data_dir.join("master.key"))?;
         let signer = SignerKeys::load_or_create(&config.data_dir, &config.log_name)?;
         let registry = Arc::new(RwLock::new(Registry::new(store.orgs()?)));
@@ -105,7 +112,18 @@ impl App {
 
     /// An organization by public id.
     pub fn org(&self, id: &str) -> Option<Org> {
-        self.registry.read().ok()?.by_id(id).cloned()
+        let found = self.registry.read().ok()?.by_id(id).cloned();
+        if found.is_none() && self.store.shared() {
+            // Created on another node moments ago: its notice may not have
+            // arrived yet, so look in the store before saying "unknown".
+            let fresh = Registry::new(self.store.orgs().ok()?);
+            let hit = fresh.by_id(id).cloned();
+            if let Ok(mut reg) = self.registry.write() {
+                *reg = fresh;
+            }
+            return hit;
+        }
+        found
     }
 
     /// An organization by key.

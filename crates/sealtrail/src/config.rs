@@ -16,7 +16,9 @@ pub struct Config {
     pub listen: SocketAddr,
     /// Directory for the database and the key files.
     pub data_dir: PathBuf,
-    /// Storage URL: empty or `sqlite` for the embedded engine in `data_dir`.
+    /// Storage URL: empty or `sqlite` for the embedded engine in `data_dir`,
+    /// or `postgres://user@host:port/db` for PostgreSQL (several nodes may
+    /// share one database; keys stay in each node's `data_dir`).
     pub storage: String,
     /// Name of this log deployment; checkpoint origins are
     /// `<log_name>/<organization id>`.

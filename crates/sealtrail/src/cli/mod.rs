@@ -33,6 +33,10 @@ pub struct ServerArgs {
     /// Data directory (database and key files).
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
+    /// Storage engine: `sqlite` (embedded, the default) or a
+    /// `postgres://user@host:port/db` URL. Overrides SEALTRAIL_STORAGE.
+    #[arg(long)]
+    pub storage: Option<String>,
 }
 
 impl ServerArgs {
@@ -44,6 +48,9 @@ impl ServerArgs {
         }
         if let Some(d) = &self.data_dir {
             cfg.data_dir = d.clone();
+        }
+        if let Some(s) = &self.storage {
+            cfg.storage = s.clone();
         }
         Ok(cfg)
     }

@@ -113,8 +113,17 @@ pub fn origin(log_name: &str, org_id: &str) -> String {
     format!("{log_name}/{org_id}")
 }
 
+/// The lease that makes one node the checkpoint signer.
+pub const SIGNER_LEASE: &str = "checkpoint-signer";
+
 /// Signs a checkpoint for every log that grew since its last one.
 pub fn sign_due(app: &App) -> anyhow::Result<usize> {
+    // Where several nodes share the store, one signs at a time: the holder
+    // of the signer lease. If it dies, its lease ends with its database
+    // session and the next node to try takes over.
+    if app.store.shared() && !app.store.try_lease(SIGNER_LEASE)? {
+        return Ok(0);
+    }
     let mut signed = 0;
     for org in app.orgs() {
         if sign_org(app, &org)? {

@@ -24,7 +24,7 @@ use crate::privacy::crypto::{self, MasterKey, SecretKey};
 use crate::privacy::split;
 use crate::registry::Registry;
 use crate::storage::{
-    LogHead, NewEvent, Org, OrgKey, Storage, StoreError, StoreResult, SubjectKeyRecord, Txn,
+    Change, LogHead, NewEvent, Org, OrgKey, Storage, StoreError, StoreResult, SubjectKeyRecord, Txn,
 };
 use crate::time::now_ms;
 
@@ -257,6 +257,10 @@ impl Sequencer {
         let start_gseq = store.max_gseq()?;
         let (tx, rx) = mpsc::channel::<Job>();
         let (wtx, wrx) = watch::channel(start_gseq);
+        let wtx = Arc::new(wtx);
+        if store.shared() {
+            follow_other_nodes(&store, &registry, &wtx);
+        }
         std::thread::Builder::new()
             .name("sealtrail-sequencer".into())
             .spawn(move || run(rx, store, master, registry, metrics, wtx, max_batch_events))
@@ -322,19 +326,63 @@ impl Sequencer {
     }
 }
 
+/// Raises the committed sequence to `g` (never lowers it: notices from
+/// other nodes and this node's own commits arrive in any order).
+fn raise(committed: &watch::Sender<u64>, g: u64) {
+    committed.send_if_modified(|v| {
+        if g > *v {
+            *v = g;
+            true
+        } else {
+            false
+        }
+    });
+}
+
+/// On a store that several nodes share, other nodes' commits must wake this
+/// node's live streams, and their organization changes must reach this
+/// node's directory.
+fn follow_other_nodes(
+    store: &Arc<dyn Storage>,
+    registry: &Arc<RwLock<Registry>>,
+    committed: &Arc<watch::Sender<u64>>,
+) {
+    // Weak: the store keeps its listeners, which must not keep it alive.
+    let weak = Arc::downgrade(store);
+    let registry = registry.clone();
+    let committed = committed.clone();
+    store.subscribe(Arc::new(move |change| match change {
+        Change::Committed(g) => raise(&committed, g),
+        Change::Orgs => {
+            let Some(store) = weak.upgrade() else {
+                return;
+            };
+            match store.orgs() {
+                Ok(orgs) => {
+                    if let Ok(mut reg) = registry.write() {
+                        *reg = Registry::new(orgs);
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "cannot reload organizations"),
+            }
+        }
+    }));
+}
+
 fn run(
     rx: Receiver<Job>,
     store: Arc<dyn Storage>,
     master: MasterKey,
     registry: Arc<RwLock<Registry>>,
     metrics: Arc<Metrics>,
-    committed: watch::Sender<u64>,
+    committed: Arc<watch::Sender<u64>>,
     max_batch_jobs: usize,
 ) {
     let mut state = State {
         keys: HashMap::new(),
         last_ms: 0,
     };
+    let shared = store.shared();
     loop {
         let first = match rx.recv_timeout(Duration::from_millis(500)) {
             Ok(j) => j,
@@ -347,6 +395,12 @@ fn run(
                 Ok(j) => jobs.push(j),
                 Err(_) => break,
             }
+        }
+        if shared {
+            // Another node may have erased (or created) a subject key since
+            // the last batch; inside a batch the store's write lock keeps
+            // the keys this batch reads current.
+            state.keys.clear();
         }
         let started = Instant::now();
         let mut completions: Vec<Completion> = Vec::with_capacity(jobs.len());
@@ -361,6 +415,7 @@ fn run(
         let mut outcome: Option<Outcome> = None;
         let mut jobs_iter = Some(jobs);
         let res = store.write(&mut |txn: &mut dyn Txn| {
+            let floor_ms = txn.floor_ms()?;
             let mut batch = Batch {
                 txn,
                 state: &state,
@@ -370,7 +425,7 @@ fn run(
                 new_keys: Vec::new(),
                 dropped_keys: Vec::new(),
                 org_updates: Vec::new(),
-                last_ms: state.last_ms,
+                last_ms: state.last_ms.max(floor_ms),
                 appended: 0,
                 last_gseq: None,
                 failed: None,
@@ -429,7 +484,7 @@ fn run(
                     outcome.take()
                 {
                     if let Some(g) = last_gseq {
-                        committed.send_replace(g);
+                        raise(&committed, g);
                     }
                     state.last_ms = last_ms;
                     for (k, v) in new_keys {

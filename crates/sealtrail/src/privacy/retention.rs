@@ -258,6 +258,14 @@ pub async fn prune_due_at(app: &App, now: i64) -> Result<u64, ApiError> {
             .await?;
         total += n;
     }
+    // Engines with time partitions can then drop whole months of bodies
+    // that every organization has already pruned.
+    if let Some(cutoff) = partition_cutoff(app, &holds, now) {
+        let store = app.store.clone();
+        tokio::task::spawn_blocking(move || store.drop_partitions_before(cutoff))
+            .await
+            .map_err(ApiError::internal)??;
+    }
     if total > 0 {
         let store = app.store.clone();
         tokio::task::spawn_blocking(move || store.scrub())
@@ -265,6 +273,27 @@ pub async fn prune_due_at(app: &App, now: i64) -> Result<u64, ApiError> {
             .map_err(ApiError::internal)??;
     }
     Ok(total)
+}
+
+/// The time before which every stored event has been pruned: the oldest
+/// retention cutoff over all organizations, or `None` when any
+/// organization keeps events forever or any legal hold is active (a held
+/// event keeps its body, so its partition must stay).
+fn partition_cutoff(app: &App, holds: &[LegalHold], now: i64) -> Option<i64> {
+    if holds.iter().any(|h| h.released_ms.is_none()) {
+        return None;
+    }
+    let mut cutoff: Option<i64> = None;
+    for org in app.orgs() {
+        let days = match org.retention_days {
+            Some(d) => d,
+            None if app.config.default_retention_days > 0 => app.config.default_retention_days,
+            None => return None,
+        };
+        let c = now - i64::from(days) * DAY_MS;
+        cutoff = Some(cutoff.map_or(c, |m| m.min(c)));
+    }
+    cutoff
 }
 
 /// Runs the pruner every `interval` until `stop` fires.

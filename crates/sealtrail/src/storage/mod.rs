@@ -6,7 +6,10 @@
 //! [`Storage::write`], which the sequencer drives (one group commit per
 //! call); reads are plain methods that may run concurrently with it.
 
+pub mod postgres;
 pub mod sqlite;
+
+use std::sync::Arc;
 
 use sealtrail_tlog::{Frontier, Hash};
 
@@ -463,7 +466,28 @@ pub trait Txn {
     fn put_sink(&mut self, sink: &SinkRecord) -> StoreResult<()>;
     /// Removes a sink; false if there was none.
     fn delete_sink(&mut self, id: &str) -> StoreResult<bool>;
+    /// The greatest received time any writer has committed (ms). Where
+    /// several nodes write, their clocks differ; starting each batch at or
+    /// above this keeps received times non-decreasing along every log,
+    /// which retention's binary search relies on. One writer knows it
+    /// already, hence the default.
+    fn floor_ms(&mut self) -> StoreResult<i64> {
+        Ok(0)
+    }
 }
+
+/// A change committed to a store that several nodes share, as announced to
+/// every node (including the one that made it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Change {
+    /// Events up to this global sequence are committed.
+    Committed(u64),
+    /// Organizations changed: in-memory directories must reload.
+    Orgs,
+}
+
+/// Receives [`Change`]s; called from the engine's own thread, may block.
+pub type ChangeListener = Arc<dyn Fn(Change) + Send + Sync>;
 
 /// A storage engine.
 pub trait Storage: Send + Sync + 'static {
@@ -566,4 +590,33 @@ pub trait Storage: Send + Sync + 'static {
     fn disk_bytes(&self) -> StoreResult<u64>;
     /// Whether the engine can serve (for `/readyz`).
     fn ping(&self) -> StoreResult<()>;
+
+    /// Whether other processes may write to the same store. When true,
+    /// anything a node caches between transactions (subject keys,
+    /// organizations, the committed sequence) may be stale and must be
+    /// re-read or refreshed through [`Storage::subscribe`].
+    fn shared(&self) -> bool {
+        false
+    }
+
+    /// Registers a listener for changes committed by any node. Engines
+    /// with a single writer never call it: their one sequencer already
+    /// knows every change.
+    fn subscribe(&self, _listener: ChangeListener) {}
+
+    /// Tries to take (or confirms this node still holds) the named
+    /// exclusive lease, e.g. the right to sign checkpoints. The lease ends
+    /// when the holder's process or connection dies. A single writer
+    /// always holds it.
+    fn try_lease(&self, _name: &str) -> StoreResult<bool> {
+        Ok(true)
+    }
+
+    /// Drops whole time partitions of event bodies received before
+    /// `cutoff_ms` (leaves, heads and idempotency records stay, so proofs
+    /// and retries still work). Returns how many partitions were dropped;
+    /// engines without time partitions drop nothing.
+    fn drop_partitions_before(&self, _cutoff_ms: i64) -> StoreResult<u64> {
+        Ok(0)
+    }
 }
