@@ -9,8 +9,8 @@ pub mod ingest;
 pub mod operator;
 pub mod ops;
 pub mod privacy;
-pub mod stream;
 pub mod sinks;
+pub mod stream;
 
 use std::sync::Arc;
 

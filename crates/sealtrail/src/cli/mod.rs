@@ -3,8 +3,8 @@
 
 pub mod client;
 pub mod integrity;
-pub mod witness;
 pub mod sinks;
+pub mod witness;
 
 use std::path::PathBuf;
 

@@ -30,6 +30,12 @@ use crate::time::now_ms;
 /// commit signal (a safety net; commits wake it at once).
 const IDLE_POLL: Duration = Duration::from_secs(30);
 
+/// The lease that makes one node of a cluster the deliverer.
+const DELIVERY_LEASE: &str = "delivery";
+
+/// How often a node without the delivery lease asks for it again.
+const LEASE_RETRY: Duration = Duration::from_secs(5);
+
 /// Starts a worker for every sink and keeps the set in step with the
 /// stored sinks until `stop` is set; then waits for the workers to end.
 pub async fn supervise(app: Arc<App>, mut stop: watch::Receiver<bool>) {
@@ -37,6 +43,22 @@ pub async fn supervise(app: Arc<App>, mut stop: watch::Receiver<bool>) {
     let mut running: HashMap<String, JoinHandle<()>> = HashMap::new();
     loop {
         running.retain(|_, h| !h.is_finished());
+        // Where several nodes share the store, one delivers at a time: the
+        // holder of the delivery lease. The others keep asking, so one of
+        // them takes over when the holder's session ends.
+        let a = app.clone();
+        let holder = tokio::task::spawn_blocking(move || {
+            !a.store.shared() || a.store.try_lease(DELIVERY_LEASE).unwrap_or(false)
+        })
+        .await
+        .unwrap_or(false);
+        if !holder {
+            tokio::select! {
+                _ = stop.changed() => break,
+                _ = tokio::time::sleep(LEASE_RETRY) => {}
+            }
+            continue;
+        }
         let a = app.clone();
         match tokio::task::spawn_blocking(move || a.store.sinks()).await {
             Ok(Ok(list)) => {

@@ -1354,7 +1354,8 @@ impl Txn for PgTxn<'_> {
     fn delete_sink(&mut self, id: &str) -> StoreResult<bool> {
         self.prepare_write()?;
         let id = id.to_string();
-        let n = self.run(|c| async move { c.execute("DELETE FROM sinks WHERE id = $1", &[&id]).await })?;
+        let n = self
+            .run(|c| async move { c.execute("DELETE FROM sinks WHERE id = $1", &[&id]).await })?;
         Ok(n > 0)
     }
 }
@@ -1824,7 +1825,10 @@ impl Storage for PgStore {
     fn sinks(&self) -> StoreResult<Vec<SinkRecord>> {
         self.read(|c| async move {
             let rows = c
-                .query(&format!("SELECT {SINK_COLS} FROM sinks ORDER BY created_ms, id"), &[])
+                .query(
+                    &format!("SELECT {SINK_COLS} FROM sinks ORDER BY created_ms, id"),
+                    &[],
+                )
                 .await?;
             rows.iter().map(sink_from_row).collect()
         })
@@ -1834,7 +1838,10 @@ impl Storage for PgStore {
         let id = id.to_string();
         self.read(|c| async move {
             let rows = c
-                .query(&format!("SELECT {SINK_COLS} FROM sinks WHERE id = $1"), &[&id])
+                .query(
+                    &format!("SELECT {SINK_COLS} FROM sinks WHERE id = $1"),
+                    &[&id],
+                )
                 .await?;
             rows.first().map(sink_from_row).transpose()
         })
