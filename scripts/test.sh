@@ -38,4 +38,8 @@ fi
 
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
+# Property-based API tests against the running server's own OpenAPI
+# document (PyPI schemathesis, installed into a virtualenv under target/).
+SCHEMATHESIS_REQUIRED=1 SCHEMATHESIS_MAX_EXAMPLES="${SCHEMATHESIS_MAX_EXAMPLES:-50}" \
+  bash crates/sealtrail/tests/schemathesis.sh
 cargo test --workspace --locked
