@@ -1867,7 +1867,6 @@ impl Storage for PgStore {
                 &[&cursor, &delivered, &at, &error, &id, &epoch],
             )
             .await
-            .map_err(StoreError::from)
         })?;
         Ok(n > 0)
     }
