@@ -1906,9 +1906,16 @@ impl Storage for PgStore {
     }
 
     fn scrub(&self) -> StoreResult<()> {
-        // VACUUM removes dead row versions (the old values of erased and
-        // pruned rows) from the tables; it cannot run in a transaction.
-        self.read(|c| async move { c.simple("VACUUM events, subject_keys").await.map(|_| ()) })
+        // The destroyed subject keys must not survive as dead row versions
+        // in the table's files: VACUUM FULL rewrites `subject_keys` (small:
+        // one row per subject) into a new file and drops the old one. Plain
+        // VACUUM only marks the dead versions of `events` reusable; their
+        // ciphertext is useless without the key. Neither can run in a
+        // transaction. Old WAL segments are recycled by PostgreSQL itself.
+        self.read(|c| async move {
+            c.simple("VACUUM FULL subject_keys").await?;
+            c.simple("VACUUM events").await.map(|_| ())
+        })
     }
 
     fn disk_bytes(&self) -> StoreResult<u64> {
