@@ -234,6 +234,43 @@ fn schemas_refuse_drift() {
     assert!(errors(&activity, &ex).is_empty());
     ex["created_at"] = json!("yesterday");
     assert!(!errors(&activity, &ex).is_empty(), "formats are checked");
+
+    // A page holds activities, pruned stubs or OCSF events, each exactly.
+    let ocsf = d["components"]["schemas"]["OcsfEvent"]["examples"][0].clone();
+    let stub = json!({
+        "id": "act_01M91BCAPN0000000000009072", "organization_id": "org_a",
+        "type": "api_key.created", "created_at": "2026-12-04T19:00:00.000Z",
+        "received_at": "2026-12-04T20:19:24.501Z", "pruned": true,
+        "log": {"seq": 1, "leaf_hash": "oRXDDweEyMpRAtj5xvZLMS8IIKog27htqtQymgazLvQ="}
+    });
+    let mut mixed = ok.clone();
+    mixed["data"] = json!([ocsf, stub]);
+    assert!(
+        errors(&page, &mixed).is_empty(),
+        "{:?}",
+        errors(&page, &mixed)
+    );
+    let mut no_metadata = ocsf.clone();
+    no_metadata.as_object_mut().unwrap().remove("metadata");
+    mixed["data"] = json!([no_metadata]);
+    assert!(
+        !errors(&page, &mixed).is_empty(),
+        "OCSF events need metadata"
+    );
+    let mut untyped = stub.clone();
+    untyped.as_object_mut().unwrap().remove("type");
+    mixed["data"] = json!([untyped]);
+    assert!(
+        !errors(&page, &mixed).is_empty(),
+        "pruned stubs keep their type"
+    );
+    let bundle = validator(&d, "#/components/schemas/EvidenceBundle");
+    let mut ex = d["paths"]["/v1/compliance/exports"]["post"]["responses"]["200"]["content"]
+        ["application/json"]["example"]
+        .clone();
+    assert!(errors(&bundle, &ex).is_empty());
+    ex["format"] = json!("sealtrail-bundle/v2");
+    assert!(!errors(&bundle, &ex).is_empty(), "the format is pinned");
 }
 
 #[test]
@@ -361,6 +398,7 @@ struct Req<'a> {
     token: Option<&'a str>,
     body: Option<(&'a str, Vec<u8>)>,
     accept: Option<&'a str>,
+    headers: Vec<(&'a str, &'a str)>,
 }
 
 fn req<'a>(method: &'a str, template: &'a str) -> Req<'a> {
@@ -371,6 +409,7 @@ fn req<'a>(method: &'a str, template: &'a str) -> Req<'a> {
         token: None,
         body: None,
         accept: None,
+        headers: Vec::new(),
     }
 }
 
@@ -394,6 +433,45 @@ impl<'a> Req<'a> {
     fn accept(mut self, a: &'a str) -> Self {
         self.accept = Some(a);
         self
+    }
+    fn header(mut self, name: &'a str, value: &'a str) -> Self {
+        self.headers.push((name, value));
+        self
+    }
+}
+
+/// One Server-Sent Event: its fields, as an SSE parser delivers them.
+type SseEvent = BTreeMap<String, String>;
+
+/// Reads a stream until its first event that carries data (comments and
+/// blank keep-alives are skipped), or fails after 10 seconds.
+async fn next_event(resp: &mut reqwest::Response, buf: &mut Vec<u8>) -> SseEvent {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        while let Some(end) = buf.windows(2).position(|w| w == b"\n\n") {
+            let block = String::from_utf8(buf[..end].to_vec()).expect("UTF-8 event");
+            buf.drain(..end + 2);
+            let mut ev = SseEvent::new();
+            for line in block.lines().filter(|l| !l.starts_with(':')) {
+                let (k, v) = line.split_once(':').unwrap_or((line, ""));
+                let v = v.strip_prefix(' ').unwrap_or(v);
+                ev.entry(k.to_string())
+                    .and_modify(|old| {
+                        old.push('\n');
+                        old.push_str(v);
+                    })
+                    .or_insert_with(|| v.to_string());
+            }
+            if ev.contains_key("data") {
+                return ev;
+            }
+        }
+        let chunk = tokio::time::timeout_at(deadline, resp.chunk())
+            .await
+            .expect("an event within 10 s")
+            .expect("the stream reads")
+            .expect("the stream ended before an event");
+        buf.extend_from_slice(&chunk);
     }
 }
 
@@ -434,6 +512,9 @@ impl Api {
         }
         if let Some(a) = r.accept {
             rb = rb.header("accept", a);
+        }
+        for (k, v) in &r.headers {
+            rb = rb.header(*k, *v);
         }
         if let Some((ct, body)) = r.body {
             rb = rb.header("content-type", ct).body(body);
@@ -499,6 +580,84 @@ impl Api {
             headers,
             text,
         }
+    }
+}
+
+impl Api {
+    /// Opens a Server-Sent Events stream (no body): asserts a 200 whose
+    /// content type is the documented `text/event-stream` and whose
+    /// documented headers are present, and returns the open response.
+    async fn open_stream(&mut self, r: Req<'_>) -> reqwest::Response {
+        let what = format!("{} {}", r.method, r.uri);
+        let op_ptr = format!("#/paths/{}/{}", esc(r.template), r.method.to_lowercase());
+        let mut rb = self.http.get(format!("{}{}", self.base, r.uri));
+        if let Some(t) = r.token {
+            rb = rb.header("x-api-key", t);
+        }
+        for (k, v) in &r.headers {
+            rb = rb.header(*k, *v);
+        }
+        let resp = rb.send().await.expect("request");
+        assert_eq!(resp.status().as_u16(), 200, "{what}");
+        self.seen
+            .entry((r.method.to_string(), r.template.to_string()))
+            .or_default()
+            .insert(200);
+        let ct = resp.headers()["content-type"].to_str().unwrap().to_string();
+        assert!(
+            ct.starts_with("text/event-stream"),
+            "{what}: content type {ct}"
+        );
+        let doc = deref(
+            &self.doc,
+            lookup(&self.doc, &format!("{op_ptr}/responses/200")).expect("200 documented"),
+        )
+        .clone();
+        assert!(
+            doc["content"]["text/event-stream"]["schema"].is_object(),
+            "{what}: text/event-stream documented"
+        );
+        for name in doc["headers"]
+            .as_object()
+            .into_iter()
+            .flat_map(|h| h.keys())
+        {
+            assert!(
+                resp.headers().contains_key(name.as_str()),
+                "{what}: documented header {name} missing"
+            );
+        }
+        resp
+    }
+
+    /// Reads the next event of a stream and checks it against the
+    /// document's per-event schema, and its `data` against `data_schema`.
+    async fn stream_event(
+        &mut self,
+        template: &str,
+        resp: &mut reqwest::Response,
+        buf: &mut Vec<u8>,
+        data_schema: &str,
+    ) -> (SseEvent, Value) {
+        let ev = next_event(resp, buf).await;
+        let ptr = format!(
+            "#/paths/{}/get/responses/200/content/text~1event-stream/schema",
+            esc(template)
+        );
+        let as_json = serde_json::to_value(&ev).unwrap();
+        let errs = errors(self.validator(&ptr), &as_json);
+        assert!(
+            errs.is_empty(),
+            "event does not match {ptr}: {errs:?}\n{ev:?}"
+        );
+        let data: Value = serde_json::from_str(&ev["data"])
+            .unwrap_or_else(|e| panic!("data is not JSON ({e}): {ev:?}"));
+        let errs = errors(self.validator(data_schema), &data);
+        assert!(
+            errs.is_empty(),
+            "data does not match {data_schema}: {errs:?}\n{data}"
+        );
+        (ev, data)
     }
 }
 
@@ -1028,6 +1187,526 @@ async fn responses_conform_to_the_document() {
     )
     .await;
     api.call(req("GET", cons).key(&narrow), 403).await;
+
+    // The stream: resumable Server-Sent Events of the feed.
+    let st = "/v1/compliance/activities/stream";
+    let oldest = api
+        .call(
+            req("GET", feed)
+                .uri(format!("{feed}?organization_ids[]=org_c&order=asc&limit=2"))
+                .key(&reader),
+            200,
+        )
+        .await
+        .json();
+    let oldest_id = oldest["first_id"].as_str().unwrap().to_string();
+    let second_id = oldest["last_id"].as_str().unwrap().to_string();
+    let mut resp = api
+        .open_stream(
+            req("GET", st)
+                .uri(format!(
+                    "{st}?organization_ids[]=org_c&after_id={oldest_id}"
+                ))
+                .key(&reader),
+        )
+        .await;
+    let mut buf = Vec::new();
+    let activity = "#/components/schemas/Activity";
+    let (ev, data) = api.stream_event(st, &mut resp, &mut buf, activity).await;
+    assert_eq!(ev["event"], "activity");
+    assert_eq!(ev["id"], second_id, "resumes right after the cursor");
+    assert_eq!(data["id"].as_str(), Some(second_id.as_str()));
+    drop(resp);
+    // Last-Event-ID resumes the same way; OCSF events validate too.
+    let mut resp = api
+        .open_stream(
+            req("GET", st)
+                .uri(format!("{st}?organization_ids[]=org_c&format=ocsf"))
+                .key(&reader)
+                .header("last-event-id", &oldest_id),
+        )
+        .await;
+    let mut buf = Vec::new();
+    let (ev, data) = api
+        .stream_event(st, &mut resp, &mut buf, "#/components/schemas/OcsfEvent")
+        .await;
+    assert_eq!(ev["id"], second_id);
+    assert_eq!(data["metadata"]["uid"].as_str(), Some(second_id.as_str()));
+    drop(resp);
+    // Without a cursor, the stream delivers what is committed from now on.
+    let mut resp = api
+        .open_stream(
+            req("GET", st)
+                .uri(format!(
+                    "{st}?organization_ids[]=org_c&activity_types[]=api_key.*&include_proof=true"
+                ))
+                .key(&reader),
+        )
+        .await;
+    api.call(
+        req("POST", ing)
+            .key(&ingest)
+            .json(&json!([event("org_c", 6)])),
+        200,
+    )
+    .await;
+    let mut buf = Vec::new();
+    let (_, live) = api.stream_event(st, &mut resp, &mut buf, activity).await;
+    assert_eq!(live["source_event_id"], "evt-6");
+    drop(resp);
+    for (q, field) in [
+        ("limit=10", "limit"),
+        ("order=asc", "order"),
+        (&*format!("before_id={second_id}"), "before_id"),
+        ("format=xml", "format"),
+        ("colour=red", "colour"),
+    ] {
+        let e = api
+            .call(req("GET", st).uri(format!("{st}?{q}")).key(&reader), 400)
+            .await;
+        assert_eq!(e.json()["field"], field, "{q}");
+    }
+    let e = api
+        .call(
+            req("GET", st)
+                .key(&reader)
+                .header("last-event-id", "act_nope"),
+            400,
+        )
+        .await;
+    assert_eq!(e.json()["field"], "last-event-id");
+    api.call(req("GET", st), 401).await;
+    api.call(req("GET", st).key(&ingest), 403).await;
+    api.call(
+        req("GET", st)
+            .uri(format!("{st}?organization_ids[]=org_p"))
+            .key(&narrow),
+        403,
+    )
+    .await;
+    // The feed in OCSF.
+    let ocsf = api
+        .call(
+            req("GET", feed)
+                .uri(format!("{feed}?organization_ids[]=org_c&format=ocsf"))
+                .key(&reader),
+            200,
+        )
+        .await
+        .json();
+    assert!(ocsf["data"][0]["class_uid"].is_u64());
+
+    // Evidence bundles.
+    api.call(
+        req("POST", orgs)
+            .key(op)
+            .json(&json!({"id": "org_x", "name": "Outside"})),
+        201,
+    )
+    .await;
+    let officer = api
+        .call(
+            req("POST", keys).key(op).json(&json!({
+                "kind": "compliance", "organization_id": "org_p",
+                "scopes": ["read:activities", "export", "delete:subject_data"], "name": "dpo"
+            })),
+            201,
+        )
+        .await
+        .json();
+    let officer = officer["token"].as_str().unwrap().to_string();
+    let ex = "/v1/compliance/exports";
+    let whole = api
+        .call(
+            req("POST", ex)
+                .key(&officer)
+                .json(&json!({"organization_id": "org_c"})),
+            200,
+        )
+        .await;
+    let digest = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(
+        whole.text.as_bytes(),
+    ));
+    assert_eq!(
+        whole.headers["x-sealtrail-bundle-digest"],
+        format!("sha-256={digest}").as_str()
+    );
+    let report = sealtrail::bundle::verify::verify_bytes(
+        whole.text.as_bytes(),
+        &running.app.signer.verifiers(),
+    );
+    assert!(report.ok(), "{:?}", report.problems);
+    let bundle = whole.json();
+    assert_eq!(bundle["format"], "sealtrail-bundle/v1");
+    assert_eq!(bundle["selection"]["kind"], "log");
+    assert_eq!(bundle["logs"][0]["organization_id"], "org_c");
+    let events = bundle["events"].as_array().unwrap();
+    assert!(events.len() >= 3);
+    for (i, e) in events.iter().enumerate() {
+        assert_eq!(e["seq"], i as u64, "a whole log has every position");
+    }
+    let filtered = api
+        .call(
+            req("POST", ex).key(&officer).json(&json!({
+                "activity_types": ["api_key.*"], "organization_ids": ["org_c"],
+                "created_at.gte": "2026-12-01T00:00:00Z", "outcome": "success",
+                "consistency_from": {"org_c": size}
+            })),
+            200,
+        )
+        .await
+        .json();
+    assert_eq!(filtered["selection"]["kind"], "filter");
+    assert!(
+        filtered["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["display"]["type"] == "api_key.created")
+    );
+    let log = &filtered["logs"][0];
+    assert_eq!(log["checkpoints"][0]["tree_size"], size);
+    assert_eq!(log["consistency"][0]["first"], size, "{log}");
+    for (b, field) in [
+        (
+            json!({"organization_id": "org_c", "activity_types": ["api_key.*"]}),
+            "organization_id",
+        ),
+        (json!({"colour": "red"}), "colour"),
+        (json!({"categories": ["secret"]}), "categories"),
+        (json!({"created_at.gt": "yesterday"}), "created_at.gt"),
+    ] {
+        let e = api.call(req("POST", ex).key(&officer).json(&b), 400).await;
+        assert_eq!(e.json()["field"], field, "{b}");
+    }
+    for b in [
+        json!({"organization_id": "org_c", "consistency_from": {"org_c": 999_999}}),
+        json!({"organization_id": "org_c", "consistency_from": {"org_r": 1}}),
+    ] {
+        let e = api.call(req("POST", ex).key(&officer).json(&b), 422).await;
+        assert_eq!(e.json()["field"], "consistency_from", "{b}");
+    }
+    api.call(
+        req("POST", orgs)
+            .key(op)
+            .json(&json!({"id": "org_e", "name": "Empty", "parent_id": "org_p"})),
+        201,
+    )
+    .await;
+    api.call(
+        req("POST", ex)
+            .key(&officer)
+            .json(&json!({"organization_id": "org_e"})),
+        409,
+    )
+    .await;
+    api.call(
+        req("POST", ex)
+            .key(&officer)
+            .json(&json!({"organization_id": "org_x"})),
+        403,
+    )
+    .await;
+    api.call(
+        req("POST", ex)
+            .key(&reader)
+            .json(&json!({"organization_id": "org_c"})),
+        403,
+    )
+    .await;
+    api.call(req("POST", ex).json(&json!({})), 401).await;
+    api.call(req("POST", ex).key(&officer).raw("text/plain", "{}"), 415)
+        .await;
+    let huge = json!({"actor_ids": ["x".repeat(3 << 20)]});
+    api.call(req("POST", ex).key(&officer).json(&huge), 413)
+        .await;
+
+    // Retention.
+    let ret = "/v1/compliance/retention";
+    let r = api.call(req("GET", ret).key(&reader), 200).await.json();
+    assert!(r["data"].as_array().unwrap().len() >= 3, "{r}");
+    let e = api
+        .call(
+            req("GET", ret)
+                .uri(format!("{ret}?colour=red"))
+                .key(&reader),
+            400,
+        )
+        .await;
+    assert_eq!(e.json()["field"], "colour");
+    api.call(req("GET", ret), 401).await;
+    api.call(req("GET", ret).key(&ingest), 403).await;
+    let set = api
+        .call(
+            req("PUT", ret)
+                .key(&officer)
+                .json(&json!({"organization_id": "org_c", "days": 400})),
+            200,
+        )
+        .await
+        .json();
+    assert_eq!(set["retention_days"], 400);
+    let cleared = api
+        .call(
+            req("PUT", ret)
+                .key(&officer)
+                .json(&json!({"organization_id": "org_c", "days": null})),
+            200,
+        )
+        .await
+        .json();
+    assert!(cleared["retention_days"].is_null());
+    let e = api
+        .call(
+            req("PUT", ret)
+                .key(&officer)
+                .json(&json!({"organization_id": "org_c", "days": 0})),
+            400,
+        )
+        .await;
+    assert_eq!(e.json()["field"], "days");
+    let e = api
+        .call(
+            req("PUT", ret)
+                .key(&officer)
+                .json(&json!({"organization_id": "org_x", "days": 30})),
+            403,
+        )
+        .await;
+    assert_eq!(e.json()["field"], "organization_id");
+    api.call(
+        req("PUT", ret)
+            .key(&reader)
+            .json(&json!({"organization_id": "org_c", "days": 30})),
+        403,
+    )
+    .await;
+    api.call(req("PUT", ret).key(&officer).raw("text/plain", "{}"), 415)
+        .await;
+
+    // Legal holds and erasure.
+    let lh = "/v1/compliance/legal_holds";
+    let hold = api
+        .call(
+            req("POST", lh).key(&officer).json(&json!({
+                "organization_id": "org_c", "subject": {"id": "user_1"}, "reason": "case 2026-17"
+            })),
+            201,
+        )
+        .await
+        .json();
+    assert_eq!(hold["scope"], "subject");
+    assert_eq!(hold["active"], true);
+    let hold_id = hold["id"].as_str().unwrap().to_string();
+    let e = api
+        .call(
+            req("POST", lh)
+                .key(&officer)
+                .json(&json!({"organization_id": "org_c", "reason": " "})),
+            400,
+        )
+        .await;
+    assert_eq!(e.json()["field"], "reason");
+    api.call(
+        req("POST", lh)
+            .key(&officer)
+            .json(&json!({"organization_id": "org_x", "reason": "case 1"})),
+        403,
+    )
+    .await;
+    api.call(
+        req("POST", lh)
+            .key(&reader)
+            .json(&json!({"organization_id": "org_c", "reason": "case 1"})),
+        403,
+    )
+    .await;
+    api.call(req("POST", lh).key(&officer).raw("text/plain", "{}"), 415)
+        .await;
+    let list = api.call(req("GET", lh).key(&officer), 200).await.json();
+    assert_eq!(list["data"][0]["id"], hold_id.as_str());
+    api.call(
+        req("GET", lh).uri(format!("{lh}?colour=red")).key(&officer),
+        400,
+    )
+    .await;
+    api.call(req("GET", lh).key(&reader), 403).await;
+    api.call(req("GET", lh), 401).await;
+
+    let er = "/v1/compliance/erasures";
+    let erase_user_1 = json!({"subject": {"id": "user_1"}, "organization_ids": ["org_c"]});
+    let e = api
+        .call(req("POST", er).key(&officer).json(&erase_user_1), 409)
+        .await;
+    assert!(e.json()["message"].as_str().unwrap().contains(&hold_id));
+    let rel = "/v1/compliance/legal_holds/{id}/release";
+    for _ in 0..2 {
+        let released = api
+            .call(
+                req("POST", rel)
+                    .uri(format!("{lh}/{hold_id}/release"))
+                    .key(&officer),
+                200,
+            )
+            .await
+            .json();
+        assert_eq!(released["active"], false);
+    }
+    api.call(
+        req("POST", rel)
+            .uri(format!("{lh}/hold_nope/release"))
+            .key(&officer),
+        404,
+    )
+    .await;
+    api.call(
+        req("POST", rel)
+            .uri(format!("{lh}/{hold_id}/release"))
+            .key(&reader),
+        403,
+    )
+    .await;
+    let erased = api
+        .call(req("POST", er).key(&officer).json(&erase_user_1), 201)
+        .await
+        .json();
+    assert_eq!(erased["status"], "completed");
+    assert!(erased["events_affected"].as_u64().unwrap() >= 1, "{erased}");
+    let era_id = erased["id"].as_str().unwrap().to_string();
+    let one_er = "/v1/compliance/erasures/{id}";
+    let again = api
+        .call(
+            req("GET", one_er)
+                .uri(format!("{er}/{era_id}"))
+                .key(&officer),
+            200,
+        )
+        .await
+        .json();
+    assert_eq!(again, erased);
+    api.call(
+        req("GET", one_er)
+            .uri(format!("{er}/era_nope"))
+            .key(&officer),
+        404,
+    )
+    .await;
+    api.call(
+        req("GET", one_er)
+            .uri(format!("{er}/{era_id}"))
+            .key(&reader),
+        403,
+    )
+    .await;
+    for (b, status, field) in [
+        (json!({"subject": {}}), 400, "subject"),
+        (
+            json!({"subject": {"email": "nobody"}}),
+            400,
+            "subject.email",
+        ),
+        (
+            json!({"subject": {"id": "user_1"}, "colour": 1}),
+            400,
+            "colour",
+        ),
+        (
+            json!({"subject": {"id": "user_1"}, "organization_ids": ["org_x"]}),
+            403,
+            "organization_ids",
+        ),
+    ] {
+        let e = api
+            .call(req("POST", er).key(&officer).json(&b), status)
+            .await;
+        assert_eq!(e.json()["field"], field, "{b}");
+    }
+    api.call(req("POST", er).key(&reader).json(&erase_user_1), 403)
+        .await;
+    api.call(req("POST", er).json(&erase_user_1), 401).await;
+    api.call(req("POST", er).key(&officer).raw("text/plain", "{}"), 415)
+        .await;
+    // The erased event still validates, its personal fields null.
+    let ev = api
+        .call(
+            req("GET", one)
+                .uri(format!("{feed}/{child_event}"))
+                .key(&reader),
+            200,
+        )
+        .await
+        .json();
+    assert!(ev["actor"]["email"].is_null(), "{ev}");
+    assert!(
+        ev["erased_fields"]
+            .as_array()
+            .is_some_and(|a| !a.is_empty())
+    );
+
+    // Retention prunes: stubs in the feed, the stream and bundles conform.
+    api.call(
+        req("PUT", ret)
+            .key(&officer)
+            .json(&json!({"organization_id": "org_c", "days": 1})),
+        200,
+    )
+    .await;
+    let later = sealtrail::time::now_ms() + 3 * 86_400_000;
+    let pruned = sealtrail::privacy::retention::prune_due_at(&running.app, later)
+        .await
+        .expect("prunes");
+    assert!(pruned >= 3, "{pruned}");
+    let page = api
+        .call(
+            req("GET", feed)
+                .uri(format!("{feed}?organization_ids[]=org_c&order=asc"))
+                .key(&reader),
+            200,
+        )
+        .await
+        .json();
+    assert_eq!(page["data"][0]["pruned"], true, "{page}");
+    api.call(
+        req("GET", feed)
+            .uri(format!("{feed}?organization_ids[]=org_c&format=ocsf"))
+            .key(&reader),
+        200,
+    )
+    .await;
+    let mut resp = api
+        .open_stream(
+            req("GET", st)
+                .uri(format!(
+                    "{st}?organization_ids[]=org_c&after_id={oldest_id}"
+                ))
+                .key(&reader),
+        )
+        .await;
+    let mut buf = Vec::new();
+    let (_, stub) = api
+        .stream_event(
+            st,
+            &mut resp,
+            &mut buf,
+            "#/components/schemas/PrunedActivity",
+        )
+        .await;
+    assert_eq!(stub["id"].as_str(), Some(second_id.as_str()));
+    drop(resp);
+    let pruned_bundle = api
+        .call(
+            req("POST", ex)
+                .key(&officer)
+                .json(&json!({"organization_id": "org_c"})),
+            200,
+        )
+        .await;
+    let report = sealtrail::bundle::verify::verify_bytes(
+        pruned_bundle.text.as_bytes(),
+        &running.app.signer.verifiers(),
+    );
+    assert!(report.ok(), "{:?}", report.problems);
+    assert!(pruned_bundle.json()["events"][0].get("entry").is_none());
 
     // Revocation last: the narrow key stops working.
     let rev = "/v1/operator/keys/{id}/revoke";

@@ -4,7 +4,9 @@
 #
 # Starts `sealtrail serve` on a free port with a fresh data directory,
 # creates a parent and a child organization, an ingest key, a compliance
-# key and some events, then runs Schemathesis over:
+# key (every compliance scope, so exports, erasures, retention and legal
+# holds are exercised, not only refused) and some events, then runs
+# Schemathesis over:
 #   1. the public and compliance endpoints with the compliance key;
 #   2. the ingest endpoint with the ingest key;
 #   3. the operator endpoints with the operator key.
@@ -87,7 +89,7 @@ call POST /v1/operator/organizations '{"id":"org_child","name":"Child","parent_i
 call POST /v1/operator/organizations/org_parent/enable >/dev/null
 call POST /v1/operator/organizations/org_child/enable >/dev/null
 ingest="$(call POST /v1/operator/keys '{"kind":"ingest","organization_id":"org_parent","product":"platform","name":"fuzz source"}' | token)"
-reader="$(call POST /v1/operator/keys '{"kind":"compliance","organization_id":"org_parent","scopes":["read:activities","read:integrity"],"name":"fuzz reader"}' | token)"
+reader="$(call POST /v1/operator/keys '{"kind":"compliance","organization_id":"org_parent","scopes":["read:activities","read:integrity","export","delete:subject_data"],"name":"fuzz reader"}' | token)"
 events='['
 for i in $(seq 1 20); do
   [[ $i -gt 1 ]] && events+=','
@@ -100,9 +102,16 @@ sleep 0.5 # let a checkpoint cover them
 # --- Runs -------------------------------------------------------------------
 # A batch over 1,000 events is refused with 413 (too many events), which is
 # the documented answer to a body that breaks `maxItems`.
+# The activity stream never ends by itself: Schemathesis reads each one for
+# at most a second or a few events, then checks what arrived.
 cat >"$work/schemathesis.toml" <<'TOML'
 [checks.negative_data_rejection]
 expected-statuses = ["400", "401", "403", "404", "405", "406", "409", "413", "415", "422", "428", "429"]
+
+[[operations]]
+include-path = "/v1/compliance/activities/stream"
+request-timeout = 1
+max-stream-events = 3
 TOML
 # Every check except positive_data_acceptance: many schema-valid requests
 # are rightly refused for reasons a schema cannot express (an organization

@@ -31,6 +31,18 @@ fn org_in_scope(app: &AppState, r: &Reader, id: &str, field: &str) -> Result<Org
     }
 }
 
+/// Refuses any query parameter, naming the first, for endpoints that take
+/// none: a parameter is never silently ignored.
+fn no_query(q: Option<String>) -> Result<(), ApiError> {
+    match q.filter(|q| !q.is_empty()) {
+        Some(q) => Err(ApiError::invalid(
+            q.split(['=', '&']).next().unwrap_or("query"),
+            "this endpoint takes no query parameters",
+        )),
+        None => Ok(()),
+    }
+}
+
 /// Body of `POST /v1/compliance/erasures`.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -127,8 +139,10 @@ pub async fn set_retention(
 pub async fn get_retention(
     State(app): State<AppState>,
     headers: HeaderMap,
+    RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
     let r = reader(&app, &headers, Scope::ReadActivities).await?;
+    no_query(q)?;
     let data: Vec<Value> = app
         .subtree(r.org)
         .into_iter()
@@ -196,12 +210,7 @@ pub async fn list_holds(
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
     let r = reader(&app, &headers, Scope::DeleteSubjectData).await?;
-    if let Some(q) = q.filter(|q| !q.is_empty()) {
-        return Err(ApiError::invalid(
-            q.split('=').next().unwrap_or("query"),
-            "this endpoint takes no query parameters",
-        ));
-    }
+    no_query(q)?;
     let a = app.clone();
     let holds = tokio::task::spawn_blocking(move || a.store.holds())
         .await

@@ -247,6 +247,20 @@ pub fn build(app: &App, scope_root: OrgKey, req: &ExportRequest) -> Result<Bundl
         };
         let mut checkpoints = Vec::new();
         let mut consistency = Vec::new();
+        // A checkpoint the caller holds cannot be larger than the one just
+        // signed over everything committed: refuse it rather than leave it
+        // silently out of the bundle.
+        if let Some(&old) = req.consistency_from.get(&o.id)
+            && old > cp.size
+        {
+            return Err(ApiError::unprocessable(
+                "consistency_from",
+                format!(
+                    "tree size {old} of {} is beyond its log's size {}",
+                    o.id, cp.size
+                ),
+            ));
+        }
         if let Some(&old) = req.consistency_from.get(&o.id)
             && old < cp.size
         {

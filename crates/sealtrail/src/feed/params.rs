@@ -143,11 +143,13 @@ impl FeedParams {
                     for part in v.split(',').filter(|s| !s.is_empty()) {
                         p.activity_types.push(pattern(&field, part)?);
                     }
+                    at_most_100(&field, name, p.activity_types.len())?;
                 }
                 "exclude_activity_types" => {
                     for part in v.split(',').filter(|s| !s.is_empty()) {
                         p.exclude_activity_types.push(pattern(&field, part)?);
                     }
+                    at_most_100(&field, name, p.exclude_activity_types.len())?;
                 }
                 "actor_ids" => push_many(&mut p.actor_ids)?,
                 "actor_emails" => push_many(&mut p.actor_emails)?,
@@ -162,6 +164,7 @@ impl FeedParams {
                         })?;
                         p.categories.push(c.as_str().to_string());
                     }
+                    at_most_100(&field, name, p.categories.len())?;
                 }
                 "ip_address" if !list => {
                     let ip: std::net::IpAddr = v.parse().map_err(|_| {
@@ -253,6 +256,18 @@ impl FeedParams {
     }
 }
 
+/// Every list parameter holds at most 100 values, as the OpenAPI
+/// document states.
+fn at_most_100(field: &str, name: &str, n: usize) -> Result<(), ApiError> {
+    if n > 100 {
+        return Err(ApiError::invalid(
+            field,
+            format!("at most 100 values of {name}"),
+        ));
+    }
+    Ok(())
+}
+
 fn max_opt(a: Option<i64>, b: i64) -> i64 {
     a.map_or(b, |a| a.max(b))
 }
@@ -301,6 +316,27 @@ mod tests {
             let e = FeedParams::parse(q).unwrap_err();
             assert_eq!(e.field.as_deref(), Some(field), "{q}");
             assert_eq!(e.status, axum::http::StatusCode::BAD_REQUEST);
+        }
+    }
+
+    #[test]
+    fn every_list_holds_at_most_100_values() {
+        for (key, value) in [
+            ("activity_types[]", "user.login"),
+            ("exclude_activity_types[]", "user.*"),
+            ("categories[]", "admin"),
+            ("actor_ids[]", "u1"),
+        ] {
+            let pair = format!("{key}={value}");
+            let hundred = vec![pair.as_str(); 100].join("&");
+            assert!(FeedParams::parse(&hundred).is_ok(), "{key}");
+            let e = FeedParams::parse(&format!("{hundred}&{pair}")).unwrap_err();
+            assert_eq!(e.field.as_deref(), Some(key));
+            let joined = format!("{key}={}", vec![value; 101].join(","));
+            assert!(
+                FeedParams::parse(&joined).is_err(),
+                "{key}, comma-separated"
+            );
         }
     }
 }
