@@ -256,6 +256,18 @@ async fn erasing_a_subject_with_1000_events_leaves_no_trace_and_every_proof_veri
     env.ingest(&ik, events).await;
     let head = 1 + 1000 + 100;
     let (size_before, root_before, note_before) = env.checkpoint(&ck, "org_priv", head).await;
+    // An evidence bundle of the whole log, taken before the erasure.
+    let bundle_before = env
+        .http
+        .post(format!("{}/v1/compliance/exports", env.base))
+        .header("x-api-key", &ck)
+        .json(&json!({"organization_id": "org_priv"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bundle_before.status(), StatusCode::OK);
+    let bundle_before = bundle_before.bytes().await.unwrap();
+    assert!(contains(&bundle_before, b"erin.subject@example.com"), "the bundle opens the commitments");
 
     // Personal data is never stored in the clear, even before erasure.
     // (The raw-file checks read the embedded engine's files; on PostgreSQL
@@ -385,7 +397,12 @@ async fn erasing_a_subject_with_1000_events_leaves_no_trace_and_every_proof_veri
     assert_eq!(rec_ev["data"][0]["target"]["id"], pseudo.as_str());
     assert!(!rec_ev.to_string().contains("user_erin"));
 
-    // Every checkpoint and proof is unchanged and verifies.
+    // Every checkpoint and proof is unchanged and verifies, and so does the
+    // bundle exported before the erasure.
+    let keys_doc: Value = env.http.get(format!("{}/v1/integrity/keys", env.base)).send().await.unwrap().json().await.unwrap();
+    let trusted = vec![NoteVerifier::parse(keys_doc["current"].as_str().unwrap()).unwrap()];
+    let report = sealtrail::bundle::verify::verify_bytes(&bundle_before, &trusted);
+    assert!(report.ok(), "{}", report.summary());
     let keys: Value = env
         .http
         .get(format!("{}/v1/integrity/keys", env.base))
