@@ -75,6 +75,8 @@ pub enum Command {
     /// Erasure, retention and legal holds (compliance key).
     #[command(subcommand)]
     Privacy(client::PrivacyCmd),
+    /// Benchmark a real server in this process against the machine's limits.
+    Bench(crate::bench::BenchArgs),
 }
 
 /// Runs the command line.
@@ -85,6 +87,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Keys(c) => client::keys(c).await,
         Command::Activities(c) => client::activities(c).await,
         Command::Privacy(c) => client::privacy(c).await,
+        Command::Bench(a) => crate::bench::run(a).await.map(|_| ()),
     }
 }
 
