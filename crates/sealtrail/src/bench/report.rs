@@ -266,9 +266,10 @@ pub fn rows(r: &Results) -> Vec<Row> {
         out.push(
             RowBuilder::new(
                 format!(
-                    "feed page (100), {}, {} events: p50 / p99 (ms)",
+                    "feed page (100), {}, {} events, {} samples: p50 / p99 (ms)",
                     q.filter,
-                    num(q.set_events as f64)
+                    num(q.set_events as f64),
+                    q.samples
                 ),
                 format!("{} / {} ms", num(q.api_p50_ms), num(q.api_p99_ms)),
                 q.api_p99_ms,
@@ -724,6 +725,9 @@ pub fn splice(doc: &str, block: &str) -> String {
             out.push_str(&doc[..a]);
             out.push_str(block.trim_end_matches('\n'));
             out.push_str(&doc[b + END.len()..]);
+            if !out.ends_with('\n') {
+                out.push('\n');
+            }
             out
         }
         _ => {
@@ -758,9 +762,14 @@ pub fn write(args: &BenchArgs, r: &Results) -> anyhow::Result<()> {
     }
     let chart_path = out.with_file_name("benchmarks.svg");
     let title = format!(
-        "Sealtrail benchmark{} — {}",
+        "Sealtrail benchmark{}{} — {}",
         if args.quick {
             " (--quick: meaningless sizes)"
+        } else {
+            ""
+        },
+        if args.note.is_some() {
+            " (see the note in the results)"
         } else {
             ""
         },
