@@ -68,7 +68,7 @@ for line in open(sys.argv[1]):
     else:
         cat = next((n for n, rx in RULES if re.search(rx, sym)), "other (clones, collections, sequencer logic)")
     tot[cat] = tot.get(cat, 0.0) + p
-print(f"sequencer thread: {allp:.1f}% of all samples of the process")
+print(f"sequencer thread: {allp:.1f}% of the process's samples resolved to a function (shares below are of these)")
 for c, p in sorted(tot.items(), key=lambda x: -x[1]):
     print(f"  {100 * p / allp:5.1f}%  {c}")
 print("\n== sequencer thread, top functions (share of the thread's samples)")
