@@ -42,4 +42,4 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 # document (PyPI schemathesis, installed into a virtualenv under target/).
 SCHEMATHESIS_REQUIRED=1 SCHEMATHESIS_MAX_EXAMPLES="${SCHEMATHESIS_MAX_EXAMPLES:-50}" \
   bash crates/sealtrail/tests/schemathesis.sh
-cargo test --workspace --locked
+cargo test --workspace --locked --no-fail-fast

@@ -7,6 +7,7 @@ pub mod app;
 pub mod audit;
 pub mod auth;
 pub mod bundle;
+pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod delivery;

@@ -100,6 +100,8 @@ pub enum Command {
     /// Push delivery to SIEMs and webhooks (compliance key with manage:sinks).
     #[command(subcommand)]
     Sinks(sinks::SinksCmd),
+    /// Benchmark a real server in this process against the machine's limits.
+    Bench(crate::bench::BenchArgs),
 }
 
 /// Runs the command line.
@@ -116,6 +118,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Fsck(a) => integrity::fsck(a),
         Command::Witness(a) => witness::run(a).await,
         Command::Sinks(c) => sinks::run(c).await,
+        Command::Bench(a) => crate::bench::run(a).await.map(|_| ()),
     }
 }
 

@@ -13,7 +13,9 @@ use sealtrail_tlog::{Frontier, Hash};
 
 use super::*;
 
-const SCHEMA: &str = r#"
+/// The embedded engine's schema; the benchmark's raw-insert limit builds
+/// the identical tables and indexes from it.
+pub(crate) const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS meta(
   k TEXT PRIMARY KEY,
   v TEXT NOT NULL
@@ -156,6 +158,14 @@ fn hash_of(v: Vec<u8>) -> StoreResult<Hash> {
         .map_err(|_| StoreError::Corrupt("a stored hash is not 32 bytes".into()))
 }
 
+/// Settings of every connection. secure_delete zeroes freed content so
+/// erased data does not linger in free pages; FULL sync makes a commit
+/// durable before it is acknowledged. Shared with the benchmark's
+/// raw-insert limit so that limit runs under the same durability.
+pub(crate) const PRAGMAS: &str =
+    "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA secure_delete=ON;
+     PRAGMA cache_size=-65536; PRAGMA temp_store=MEMORY;";
+
 fn open(path: &Path, write: bool) -> StoreResult<Connection> {
     let flags = if write {
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE
@@ -165,13 +175,7 @@ fn open(path: &Path, write: bool) -> StoreResult<Connection> {
     let conn = Connection::open_with_flags(path, flags).map_err(eng)?;
     conn.busy_timeout(std::time::Duration::from_secs(10))
         .map_err(eng)?;
-    // secure_delete zeroes freed content so erased data does not linger in
-    // free pages; FULL sync makes a commit durable before we acknowledge.
-    conn.execute_batch(
-        "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA secure_delete=ON;
-         PRAGMA cache_size=-65536; PRAGMA temp_store=MEMORY;",
-    )
-    .map_err(eng)?;
+    conn.execute_batch(PRAGMAS).map_err(eng)?;
     Ok(conn)
 }
 
