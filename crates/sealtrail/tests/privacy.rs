@@ -267,7 +267,10 @@ async fn erasing_a_subject_with_1000_events_leaves_no_trace_and_every_proof_veri
         .unwrap();
     assert_eq!(bundle_before.status(), StatusCode::OK);
     let bundle_before = bundle_before.bytes().await.unwrap();
-    assert!(contains(&bundle_before, b"erin.subject@example.com"), "the bundle opens the commitments");
+    assert!(
+        contains(&bundle_before, b"erin.subject@example.com"),
+        "the bundle opens the commitments"
+    );
 
     // Personal data is never stored in the clear, even before erasure.
     // (The raw-file checks read the embedded engine's files; on PostgreSQL
@@ -399,7 +402,15 @@ async fn erasing_a_subject_with_1000_events_leaves_no_trace_and_every_proof_veri
 
     // Every checkpoint and proof is unchanged and verifies, and so does the
     // bundle exported before the erasure.
-    let keys_doc: Value = env.http.get(format!("{}/v1/integrity/keys", env.base)).send().await.unwrap().json().await.unwrap();
+    let keys_doc: Value = env
+        .http
+        .get(format!("{}/v1/integrity/keys", env.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let trusted = vec![NoteVerifier::parse(keys_doc["current"].as_str().unwrap()).unwrap()];
     let report = sealtrail::bundle::verify::verify_bytes(&bundle_before, &trusted);
     assert!(report.ok(), "{}", report.summary());

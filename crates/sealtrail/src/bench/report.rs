@@ -200,6 +200,37 @@ pub fn rows(r: &Results) -> Vec<Row> {
             .target("≤ 20 µs (2 cores ÷ 100,000/s)", 20.0)
             .build(),
         );
+        // Sealing an event into its log is one leaf hash plus, on average,
+        // one node hash (the frontier merge); its share of the server's CPU
+        // per event is what sealing costs ingest.
+        if let (Some(leaf), Some(node)) = (l.leaf_hashes_per_s, l.node_hashes_per_s)
+            && leaf > 0.0
+            && node > 0.0
+            && f.server_cpu_us > 0.0
+        {
+            let seal_us = 1e6 / leaf + 1e6 / node;
+            let share = seal_us / f.server_cpu_us * 100.0;
+            out.push(
+                RowBuilder::new(
+                    "Merkle sealing share of ingest CPU per event (leaf hash + frontier merge, %)",
+                    format!(
+                        "{} % ({} µs of {} µs)",
+                        num(share),
+                        num(seal_us),
+                        num(f.server_cpu_us)
+                    ),
+                    share,
+                )
+                .lower_is_better()
+                .limit(
+                    "RFC 6962 leaf and node hash rates measured above",
+                    Some((format!("{} µs per event", num(seal_us)), share)),
+                    NO_RAW,
+                )
+                .target("≤ 10 % (sealed ingest within 10% of unsealed)", 10.0)
+                .build(),
+            );
+        }
         out.push(
             RowBuilder::new(
                 "ingest, best batched, vs PostgreSQL COPY (events/s)",
