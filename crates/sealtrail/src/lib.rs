@@ -22,4 +22,5 @@ pub mod privacy;
 pub mod registry;
 pub mod server;
 pub mod storage;
+pub mod testing;
 pub mod time;
