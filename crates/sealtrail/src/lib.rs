@@ -23,4 +23,5 @@ pub mod privacy;
 pub mod registry;
 pub mod server;
 pub mod storage;
+pub mod testing;
 pub mod time;

@@ -58,11 +58,7 @@ fn str_at<'a>(e: &'a Value, pointer: &str) -> &'a str {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_demo_fills_a_multi_org_feed_through_ingest_and_filters_find_exact_subsets() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let config = Config {
-        listen: "127.0.0.1:0".parse().expect("addr"),
-        data_dir: dir.path().join("data"),
-        ..Config::default()
-    };
+    let config = sealtrail::testing::config(&dir.path().join("data"), "demo");
     let h = run_demo(DemoOptions::new(config)).await.expect("demo");
 
     // Nothing the simulated platform sent was refused.
@@ -245,6 +241,7 @@ async fn the_demo_fills_a_multi_org_feed_through_ingest_and_filters_find_exact_s
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_demo_refuses_a_data_dir_that_already_holds_a_database() {
+    // SQLite only: the database this refusal looks for is the embedded file.
     let dir = tempfile::tempdir().expect("tempdir");
     let config = Config {
         listen: "127.0.0.1:0".parse().expect("addr"),
@@ -265,9 +262,14 @@ async fn the_binary_prints_a_working_url_and_key_and_keeps_the_feed_moving() {
 
     let dir = tempfile::tempdir().expect("tempdir");
     let data = dir.path().join("data");
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_sealtrail"))
-        .args(["demo", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(&data)
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_sealtrail"));
+    cmd.args(["demo", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(&data);
+    let storage = sealtrail::testing::storage("demo");
+    if !storage.is_empty() {
+        cmd.args(["--storage", &storage]);
+    }
+    let mut child = cmd
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
         .kill_on_drop(true)

@@ -1,7 +1,8 @@
 //! Durable before acknowledged: the real binary is killed with SIGKILL in
 //! the middle of sustained ingest, restarted on the same data directory,
 //! and must hold every event it acknowledged, in gap-free logs that still
-//! prove themselves.
+//! prove themselves. On PostgreSQL (`SEALTRAIL_TEST_ENGINE=postgres`) the
+//! binary is started with `--storage postgres://…` and killed the same way.
 
 mod common;
 
@@ -28,10 +29,14 @@ struct Proc {
     operator: Option<String>,
 }
 
-async fn spawn(dir: &std::path::Path) -> Proc {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sealtrail"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(dir)
+async fn spawn(dir: &std::path::Path, storage: &str) -> Proc {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_sealtrail"));
+    cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir);
+    if !storage.is_empty() {
+        cmd.args(["--storage", storage]);
+    }
+    let mut child = cmd
         .env("SEALTRAIL_CHECKPOINT_INTERVAL_MS", "200")
         .env("SEALTRAIL_LOG", "warn")
         .env_remove("SEALTRAIL_OPERATOR_KEY")
@@ -162,7 +167,8 @@ struct Learned {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_killed_server_loses_no_acknowledged_event() {
     let dir = tempfile::tempdir().unwrap();
-    let mut p = spawn(dir.path()).await;
+    let storage = sealtrail::testing::storage("durability");
+    let mut p = spawn(dir.path(), &storage).await;
     let operator = p
         .operator
         .clone()
@@ -287,7 +293,7 @@ async fn a_killed_server_loses_no_acknowledged_event() {
     );
 
     // Restart on the same data directory.
-    let p2 = spawn(dir.path()).await;
+    let p2 = spawn(dir.path(), &storage).await;
     assert!(p2.operator.is_none(), "the operator key is shown only once");
     let c = Http {
         base: p2.base.clone(),

@@ -1,19 +1,14 @@
 //! A request refused inside a group commit must not take the other
 //! requests of that commit down with it.
 
-use sealtrail::config::Config;
 use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_duplicate_organization_does_not_fail_its_neighbours() {
     let dir = tempfile::tempdir().unwrap();
-    let running = sealtrail::server::start(Config {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        data_dir: dir.path().to_path_buf(),
-        ..Default::default()
-    })
-    .await
-    .unwrap();
+    let running = sealtrail::server::start(sealtrail::testing::config(dir.path(), "group_commit"))
+        .await
+        .unwrap();
     let op = running.app.bootstrap_operator_token.clone().unwrap();
     let base = format!("http://{}", running.addr);
     let http = reqwest::Client::new();

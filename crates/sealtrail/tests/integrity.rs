@@ -12,12 +12,15 @@ use base64::engine::general_purpose::STANDARD as B64;
 use sealtrail::bundle::verify::{Subject, parse_keys, verify_bytes};
 use sealtrail::config::Config;
 use sealtrail::server::{Running, start};
+use sealtrail::testing::Engine;
 use serde_json::{Value, json};
 
 const BIN: &str = env!("CARGO_BIN_EXE_sealtrail");
 
 struct Env {
     running: Running,
+    /// `Config::storage` of the server.
+    storage: String,
     base: String,
     http: reqwest::Client,
     ingest: String,
@@ -25,15 +28,14 @@ struct Env {
     vkey: String,
 }
 
-async fn server(dir: &Path) -> Running {
-    start(Config {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        data_dir: dir.to_path_buf(),
+/// A server on `engine` over the data directory `dir`.
+async fn server(engine: Engine, dir: &Path) -> (Running, String) {
+    let cfg = Config {
         checkpoint_interval_ms: 200,
-        ..Default::default()
-    })
-    .await
-    .unwrap()
+        ..engine.config(dir, "integrity")
+    };
+    let storage = cfg.storage.clone();
+    (start(cfg).await.unwrap(), storage)
 }
 
 async fn call(
@@ -57,8 +59,13 @@ async fn call(
 }
 
 impl Env {
+    /// A server on the selected engine with one enabled organization.
     async fn new(dir: &Path, org: &str) -> Env {
-        let running = server(dir).await;
+        Env::on(Engine::selected(), dir, org).await
+    }
+
+    async fn on(engine: Engine, dir: &Path, org: &str) -> Env {
+        let (running, storage) = server(engine, dir).await;
         let op = running.app.bootstrap_operator_token.clone().unwrap();
         let base = format!("http://{}", running.addr);
         let http = reqwest::Client::new();
@@ -105,6 +112,7 @@ impl Env {
         let vkey = keys["current"].as_str().unwrap().to_string();
         Env {
             running,
+            storage,
             base,
             http,
             ingest,
@@ -580,9 +588,11 @@ fn id_at(c: &rusqlite::Connection, seq: u64) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fsck_names_tampered_events_and_restart_refuses() {
+    // SQLite only: `fsck` reads the embedded files and the tampering edits
+    // them; a_tampered_postgres_log_refuses_to_start covers PostgreSQL.
     let root = tempfile::tempdir().unwrap();
     let clean = root.path().join("clean");
-    let env = Env::new(&clean, "org_t").await;
+    let env = Env::on(Engine::Sqlite, &clean, "org_t").await;
     env.ingest("org_t", 300, "t").await;
     env.settle("org_t").await;
     env.running.shutdown().await;
@@ -715,13 +725,7 @@ async fn fsck_names_tampered_events_and_restart_refuses() {
     assert!(out.contains("(50 pruned)"), "{out}");
 
     // The server refuses to start on a tampered log, and says where.
-    let err = match start(Config {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        data_dir: edited.clone(),
-        ..Default::default()
-    })
-    .await
-    {
+    let err = match start(Engine::Sqlite.config(&edited, "integrity")).await {
         Ok(_) => panic!("the server started on a tampered database"),
         Err(e) => format!("{e:#}"),
     };
@@ -730,8 +734,68 @@ async fn fsck_names_tampered_events_and_restart_refuses() {
         "{err}"
     );
     // And starts again on the clean copy.
-    let r = server(&clean).await;
+    let (r, _) = server(Engine::Sqlite, &clean).await;
     r.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tampered_postgres_log_refuses_to_start() {
+    if Engine::selected() != Engine::Postgres {
+        // On SQLite, fsck_names_tampered_events_and_restart_refuses covers it.
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let env = Env::new(dir.path(), "org_t").await;
+    env.ingest("org_t", 30, "t").await;
+    env.settle("org_t").await;
+    let (s, page) = call(
+        &env.http,
+        reqwest::Method::GET,
+        format!(
+            "{}/v1/compliance/activities?order=asc&limit=100&organization_ids[]=org_t",
+            env.base
+        ),
+        &env.reader,
+        None,
+    )
+    .await;
+    assert_eq!(s, 200, "{page}");
+    let id12 = page["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["log"]["seq"] == 12)
+        .expect("the event at seq 12")["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let Env {
+        running, storage, ..
+    } = env;
+    running.shutdown().await;
+
+    // Edited body, leaf left alone.
+    let pg = sealtrail::storage::postgres::PgStore::open(&storage).unwrap();
+    pg.execute_raw(
+        "UPDATE events SET entry = convert_to(replace(convert_from(entry, 'UTF8'), '\"outcome\":\"', '\"outcome\":\"x'), 'UTF8') \
+         WHERE org = 1 AND seq = 12",
+    )
+    .unwrap();
+    drop(pg);
+    let cfg = Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        data_dir: dir.path().to_path_buf(),
+        storage,
+        ..Config::default()
+    };
+    let err = match start(cfg).await {
+        Ok(_) => panic!("the server started on a tampered database"),
+        Err(e) => format!("{e:#}"),
+    };
+    assert!(
+        err.contains("refusing to start") && err.contains(&id12),
+        "{err}"
+    );
 }
 
 fn witness(url: &str, key: &str, state: &Path, org: &str) -> (bool, String) {

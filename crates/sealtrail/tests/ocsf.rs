@@ -3,7 +3,6 @@
 //! test command).
 
 use reqwest::Client;
-use sealtrail::config::Config;
 use sealtrail::server::start;
 use sealtrail_model::{Catalog, Category};
 use serde_json::{Value, json};
@@ -28,13 +27,9 @@ fn event_of(def: &sealtrail_model::TypeDef, i: usize) -> Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_activity_type_validates_as_ocsf_with_a_third_party_validator() {
     let dir = tempfile::tempdir().unwrap();
-    let running = start(Config {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        data_dir: dir.path().to_path_buf(),
-        ..Config::default()
-    })
-    .await
-    .unwrap();
+    let running = start(sealtrail::testing::config(dir.path(), "ocsf"))
+        .await
+        .unwrap();
     let base = format!("http://{}", running.addr);
     let op = running.app.bootstrap_operator_token.clone().unwrap();
     let http = Client::new();

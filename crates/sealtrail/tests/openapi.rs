@@ -663,11 +663,9 @@ impl Api {
 
 async fn server(dir: &std::path::Path, rate_limit: u32) -> Running {
     start(Config {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        data_dir: dir.to_path_buf(),
         checkpoint_interval_ms: 100,
         rate_limit_per_minute: rate_limit,
-        ..Default::default()
+        ..sealtrail::testing::config(dir, "openapi")
     })
     .await
     .expect("server starts")

@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 
-use sealtrail::storage::postgres::{PgStore, test_database};
+use sealtrail::storage::postgres::{PgStore, SCHEMA_VERSION, test_database};
 use sealtrail::storage::sqlite::SqliteStore;
 use sealtrail::storage::*;
 use sealtrail_tlog::{Frontier, leaf_hash};
@@ -529,7 +529,7 @@ fn the_postgres_engine_meets_the_storage_contract() {
         return;
     };
     assert!(store.shared());
-    assert_eq!(store.schema_version().unwrap(), 1);
+    assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
     conformance(store);
 }
 
@@ -546,7 +546,7 @@ fn postgres_migrations_apply_once_when_nodes_start_together() {
         })
         .collect();
     for h in handles {
-        assert_eq!(h.join().unwrap().unwrap().unwrap(), 1);
+        assert_eq!(h.join().unwrap().unwrap().unwrap(), SCHEMA_VERSION);
     }
 }
 

@@ -9,15 +9,9 @@ use base64::engine::general_purpose::STANDARD as B64;
 use reqwest::{Client, StatusCode};
 use sealtrail::config::Config;
 use sealtrail::server::{Running, start};
+use sealtrail::testing::Engine;
 use sealtrail_tlog::{NoteVerifier, open_checkpoint, verify_consistency, verify_inclusion};
 use serde_json::{Value, json};
-
-/// Which engine a test runs on.
-#[derive(Clone, Copy, PartialEq)]
-enum Engine {
-    Sqlite,
-    Postgres,
-}
 
 struct Env {
     engine: Engine,
@@ -29,40 +23,24 @@ struct Env {
 }
 
 impl Env {
-    /// Starts a server on `engine`; `None` (with a notice) when the
-    /// engine is PostgreSQL and no test server is configured.
-    async fn start(engine: Engine) -> Option<Env> {
+    /// Starts a server on the engine `SEALTRAIL_TEST_ENGINE` selects.
+    async fn start() -> Env {
         let dir = tempfile::tempdir().unwrap();
-        let storage = match engine {
-            Engine::Sqlite => String::new(),
-            Engine::Postgres => {
-                match sealtrail::storage::postgres::test_database("privacy").unwrap() {
-                    Some(url) => url,
-                    None => {
-                        eprintln!("skipped: SEALTRAIL_TEST_PG_URL is not set");
-                        return None;
-                    }
-                }
-            }
-        };
         let cfg = Config {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            data_dir: dir.path().to_path_buf(),
-            storage,
             checkpoint_interval_ms: 100,
             rate_limit_per_minute: 100_000,
-            ..Config::default()
+            ..sealtrail::testing::config(dir.path(), "privacy")
         };
         let running = start(cfg).await.unwrap();
         let op = running.app.bootstrap_operator_token.clone().unwrap();
-        Some(Env {
-            engine,
+        Env {
+            engine: Engine::selected(),
             base: format!("http://{}", running.addr),
             running,
             http: Client::new(),
             op,
             _dir: dir,
-        })
+        }
     }
 
     async fn call(
@@ -217,24 +195,7 @@ fn proof_of(v: &Value) -> Vec<[u8; 32]> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn erasing_a_subject_with_1000_events_leaves_no_trace_and_every_proof_verifies() {
-    erasing_a_subject_with_1000_events_leaves_no_trace_and_every_proof_verifies_on(Engine::Sqlite)
-        .await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn pg_erasing_a_subject_with_1000_events_leaves_no_trace_and_every_proof_verifies() {
-    erasing_a_subject_with_1000_events_leaves_no_trace_and_every_proof_verifies_on(
-        Engine::Postgres,
-    )
-    .await;
-}
-
-async fn erasing_a_subject_with_1000_events_leaves_no_trace_and_every_proof_verifies_on(
-    engine: Engine,
-) {
-    let Some(env) = Env::start(engine).await else {
-        return;
-    };
+    let env = Env::start().await;
     let (ik, ck) = env.org("org_priv").await;
     let mut events = Vec::new();
     for i in 0..1000 {
@@ -499,18 +460,7 @@ async fn erasing_a_subject_with_1000_events_leaves_no_trace_and_every_proof_veri
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_legal_hold_blocks_erasure_and_pruning_until_released() {
-    a_legal_hold_blocks_erasure_and_pruning_until_released_on(Engine::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn pg_a_legal_hold_blocks_erasure_and_pruning_until_released() {
-    a_legal_hold_blocks_erasure_and_pruning_until_released_on(Engine::Postgres).await;
-}
-
-async fn a_legal_hold_blocks_erasure_and_pruning_until_released_on(engine: Engine) {
-    let Some(env) = Env::start(engine).await else {
-        return;
-    };
+    let env = Env::start().await;
     let (ik, ck) = env.org("org_priv").await;
     env.ingest(
         &ik,
@@ -649,18 +599,7 @@ async fn a_legal_hold_blocks_erasure_and_pruning_until_released_on(engine: Engin
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retention_prunes_bodies_and_keeps_the_tree_verifiable() {
-    retention_prunes_bodies_and_keeps_the_tree_verifiable_on(Engine::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn pg_retention_prunes_bodies_and_keeps_the_tree_verifiable() {
-    retention_prunes_bodies_and_keeps_the_tree_verifiable_on(Engine::Postgres).await;
-}
-
-async fn retention_prunes_bodies_and_keeps_the_tree_verifiable_on(engine: Engine) {
-    let Some(env) = Env::start(engine).await else {
-        return;
-    };
+    let env = Env::start().await;
     let (ik, ck) = env.org("org_priv").await;
     env.ingest(
         &ik,

@@ -303,8 +303,12 @@ impl Drop for Server {
     }
 }
 
-fn spawn_server(dir: &std::path::Path, port: u16, op: &str) -> Server {
-    let child = Command::new(env!("CARGO_BIN_EXE_sealtrail"))
+fn spawn_server(dir: &std::path::Path, storage: &str, port: u16, op: &str) -> Server {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_sealtrail"));
+    if !storage.is_empty() {
+        cmd.env("SEALTRAIL_STORAGE", storage);
+    }
+    let child = cmd
         .args([
             "serve",
             "--listen",
@@ -346,7 +350,8 @@ async fn every_event_arrives_in_order_after_failures_and_a_sigkill_mid_delivery(
     // Each accepted batch takes a while, so the kill lands mid-delivery.
     let (url, got) = receiver(failing.clone(), Duration::from_millis(40)).await;
 
-    let server = spawn_server(dir.path(), port, op);
+    let storage = sealtrail::testing::storage("sinks_api");
+    let server = spawn_server(dir.path(), &storage, port, op);
     wait_up(&http, &base).await;
     let (ik, ck) = setup_org(&http, &base, op, support::ORG).await;
     let (s, v) = call(
@@ -391,7 +396,7 @@ async fn every_event_arrives_in_order_after_failures_and_a_sigkill_mid_delivery(
     assert!(at_kill.len() < 600, "the kill must land mid-delivery");
 
     // Restarted on the same data, it continues from the durable cursor.
-    let _server = spawn_server(dir.path(), port, op);
+    let _server = spawn_server(dir.path(), &storage, port, op);
     wait_up(&http, &base).await;
     wait_for(60, "every event after the restart", || {
         got.lock().unwrap().iter().collect::<HashSet<_>>().len() >= 600

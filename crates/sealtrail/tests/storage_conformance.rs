@@ -2,8 +2,8 @@
 //! and `Txn` traits must do, exercised directly (appends go through the
 //! sequencer, as in the server).
 //!
-//! Every test runs against every engine in [`engines`]; adding an engine is
-//! one line there.
+//! Every test runs against the engine `SEALTRAIL_TEST_ENGINE` selects
+//! (see [`engines`]; adding an engine is one line there).
 
 use std::path::Path;
 use std::sync::{Arc, RwLock};
@@ -12,6 +12,7 @@ use sealtrail::log::sequencer::{Appended, Sequencer};
 use sealtrail::metrics::Metrics;
 use sealtrail::privacy::crypto::MasterKey;
 use sealtrail::registry::Registry;
+use sealtrail::storage::postgres::PgStore;
 use sealtrail::storage::sqlite::SqliteStore;
 use sealtrail::storage::{
     CheckpointRecord, EventQuery, KeyKind, KeyRecord, NewEvent, Org, Scan, Storage, StoreError,
@@ -24,11 +25,23 @@ use serde_json::{Value, json};
 /// Opens (or reopens) an engine whose state lives under a directory.
 type Engine = fn(&Path) -> Arc<dyn Storage>;
 
-/// Every engine under test.
+/// The engines under test: the selected one.
 fn engines() -> Vec<(&'static str, Engine)> {
-    vec![("sqlite", |dir| {
-        Arc::new(SqliteStore::open(&dir.join("sealtrail.db")).unwrap())
-    })]
+    match sealtrail::testing::Engine::selected() {
+        sealtrail::testing::Engine::Sqlite => vec![("sqlite", |dir| {
+            Arc::new(SqliteStore::open(&dir.join("sealtrail.db")).unwrap())
+        })],
+        // The database's URL is kept in the directory, so a reopen finds it.
+        sealtrail::testing::Engine::Postgres => vec![("postgres", |dir| {
+            let file = dir.join("postgres.url");
+            let url = std::fs::read_to_string(&file).unwrap_or_else(|_| {
+                let url = sealtrail::testing::storage("conformance");
+                std::fs::write(&file, &url).unwrap();
+                url
+            });
+            Arc::new(PgStore::open(&url).unwrap())
+        })],
+    }
 }
 
 /// An engine with a sequencer over it, as the server assembles them.

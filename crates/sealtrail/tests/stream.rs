@@ -67,10 +67,8 @@ async fn setup() -> (
 ) {
     let dir = tempfile::tempdir().unwrap();
     let running = start(Config {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        data_dir: dir.path().to_path_buf(),
         rate_limit_per_minute: 100_000,
-        ..Config::default()
+        ..sealtrail::testing::config(dir.path(), "stream")
     })
     .await
     .unwrap();

@@ -35,6 +35,9 @@ use super::*;
 
 /// Versioned migrations, applied in order at start and recorded in
 /// `schema_migrations`. Never edit one that has shipped: add the next.
+/// The schema version a store has once every migration is applied.
+pub const SCHEMA_VERSION: i32 = MIGRATIONS[MIGRATIONS.len() - 1].0;
+
 const MIGRATIONS: &[(i32, &str, &str)] = &[
     (
         1,
@@ -1915,6 +1918,120 @@ impl Storage for PgStore {
         self.read(|c| async move {
             c.simple("VACUUM FULL subject_keys").await?;
             c.simple("VACUUM events").await.map(|_| ())
+        })
+    }
+
+    fn scan_log(
+        &self,
+        org: OrgKey,
+        f: &mut dyn FnMut(LogRow) -> StoreResult<()>,
+    ) -> StoreResult<()> {
+        // The log is its permanent skeleton (`leaves`) with the bodies
+        // (`events`) beside it: a leaf whose body is gone (pruned, or its
+        // partition dropped) reads as a pruned row, and a body without a
+        // leaf still shows up, so either table's tampering is seen.
+        let rows = self.read(|c| async move {
+            c.query(
+                "SELECT coalesce(l.gseq, e.gseq), coalesce(l.seq, e.seq),
+                        coalesce(l.received_ms, e.received_ms), e.entry,
+                        coalesce(l.leaf, e.leaf), coalesce(e.type, l.type), e.category,
+                        e.product, coalesce(e.created_ms, l.created_ms), e.actor_id,
+                        e.target_id, e.outcome, e.source_event_id
+                 FROM (SELECT * FROM leaves WHERE org = $1) l
+                 FULL JOIN (SELECT * FROM events WHERE org = $1) e
+                   ON e.seq = l.seq AND e.gseq = l.gseq
+                 ORDER BY 2, 1",
+                &[&org],
+            )
+            .await
+        })?;
+        for r in &rows {
+            let mut columns = Vec::new();
+            for (i, name) in [
+                (5, "type"),
+                (6, "category"),
+                (7, "product"),
+                (9, "actor_id"),
+                (10, "target_id"),
+                (11, "outcome"),
+                (12, "source_event_id"),
+            ] {
+                if let Some(v) = get::<Option<String>>(r, i)? {
+                    columns.push((name, v));
+                }
+            }
+            if let Some(ms) = get::<Option<i64>>(r, 8)? {
+                columns.push(("created_ms", ms.to_string()));
+            }
+            f(LogRow {
+                gseq: to_u64(get(r, 0)?)?,
+                org,
+                seq: to_u64(get(r, 1)?)?,
+                received_ms: get(r, 2)?,
+                entry: get(r, 3)?,
+                leaf: get::<Option<Vec<u8>>>(r, 4)?.unwrap_or_default(),
+                columns,
+            })?;
+        }
+        Ok(())
+    }
+
+    fn log_nodes(&self, org: OrgKey) -> StoreResult<Vec<(u32, u64, Vec<u8>)>> {
+        self.read(|c| async move {
+            let rows = c
+                .query(
+                    "SELECT level, idx, hash FROM nodes WHERE org = $1 ORDER BY level, idx",
+                    &[&org],
+                )
+                .await?;
+            rows.iter()
+                .map(|r| {
+                    let level: i64 = get(r, 0)?;
+                    let level = u32::try_from(level)
+                        .map_err(|_| StoreError::Corrupt(format!("node level {level}")))?;
+                    Ok((level, to_u64(get(r, 1)?)?, get(r, 2)?))
+                })
+                .collect()
+        })
+    }
+
+    fn checkpoints(&self, org: OrgKey) -> StoreResult<Vec<CheckpointRecord>> {
+        self.read(|c| async move {
+            let rows = c
+                .query(
+                    "SELECT size, root, note, signed_ms FROM checkpoints WHERE org = $1
+                     ORDER BY size",
+                    &[&org],
+                )
+                .await?;
+            rows.iter()
+                .map(|r| {
+                    // A root of the wrong length cannot match any tree;
+                    // keep the record so the caller reports it.
+                    let root: Vec<u8> = get(r, 1)?;
+                    Ok(CheckpointRecord {
+                        org,
+                        size: to_u64(get(r, 0)?)?,
+                        root: root.try_into().unwrap_or([0; 32]),
+                        note: get(r, 2)?,
+                        signed_ms: get(r, 3)?,
+                    })
+                })
+                .collect()
+        })
+    }
+
+    fn log_owners(&self) -> StoreResult<Vec<OrgKey>> {
+        self.read(|c| async move {
+            let rows = c
+                .query(
+                    "SELECT org FROM leaves GROUP BY org UNION SELECT org FROM events GROUP BY org
+                     UNION SELECT org FROM heads UNION SELECT org FROM checkpoints GROUP BY org
+                     ORDER BY 1",
+                    &[],
+                )
+                .await?;
+            rows.iter().map(|r| get(r, 0)).collect()
         })
     }
 

@@ -1,5 +1,6 @@
-//! A harness for black-box tests: a real server on port 0 over real SQLite
-//! files in a temporary directory, driven over HTTP.
+//! A harness for black-box tests: a real server on port 0 over the engine
+//! `SEALTRAIL_TEST_ENGINE` selects (SQLite files in a temporary directory by
+//! default, or a fresh PostgreSQL database), driven over HTTP.
 
 #![allow(dead_code)]
 
@@ -23,6 +24,8 @@ pub struct Server {
     pub operator: String,
     pub app: Arc<App>,
     pub dir: TempDir,
+    /// `Config::storage`: empty on SQLite, the database URL on PostgreSQL.
+    pub storage: String,
     running: Option<Running>,
 }
 
@@ -74,12 +77,11 @@ impl Server {
     pub async fn start_with(change: impl FnOnce(&mut Config)) -> Server {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut cfg = Config {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            data_dir: dir.path().to_path_buf(),
             checkpoint_interval_ms: 200,
-            ..Default::default()
+            ..sealtrail::testing::config(dir.path(), "server")
         };
         change(&mut cfg);
+        let storage = cfg.storage.clone();
         let running = start(cfg).await.expect("server starts");
         let operator = running
             .app
@@ -92,6 +94,7 @@ impl Server {
             operator,
             app: running.app.clone(),
             dir,
+            storage,
             running: Some(running),
         }
     }
@@ -275,6 +278,23 @@ impl Server {
         }
     }
 
+    /// Everything the server has stored, as `(name, bytes)`: each file of
+    /// the data directory and, on PostgreSQL, a plain-text `pg_dump` of its
+    /// database.
+    pub fn stored(&self) -> Vec<(String, Vec<u8>)> {
+        let mut out: Vec<(String, Vec<u8>)> = walk(self.dir.path())
+            .into_iter()
+            .map(|p| (p.display().to_string(), std::fs::read(&p).unwrap()))
+            .collect();
+        if !self.storage.is_empty() {
+            out.push((
+                format!("pg_dump of {}", self.storage),
+                pg_dump(&self.storage),
+            ));
+        }
+        out
+    }
+
     /// The Prometheus text.
     pub async fn metrics(&self) -> String {
         let r = self.get("/metrics", None).await;
@@ -293,6 +313,46 @@ pub fn metric(text: &str, sample: &str) -> f64 {
             (name == sample).then(|| v.parse::<f64>().ok()).flatten()
         })
         .unwrap_or(0.0)
+}
+
+/// Every file under a directory.
+pub fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// A plain-text dump of a PostgreSQL database (data included), made with
+/// the `pg_dump` of the newest installed PostgreSQL.
+pub fn pg_dump(url: &str) -> Vec<u8> {
+    let bin = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .filter_map(|e| {
+            let p = e.ok()?.path().join("bin/pg_dump");
+            let v: u32 = p.parent()?.parent()?.file_name()?.to_str()?.parse().ok()?;
+            p.exists().then_some((v, p))
+        })
+        .max()
+        .map(|(_, p)| p)
+        .unwrap_or_else(|| "pg_dump".into());
+    let out = std::process::Command::new(&bin)
+        .args(["--no-owner", "--dbname", url])
+        .output()
+        .unwrap_or_else(|e| panic!("{}: {e}", bin.display()));
+    assert!(
+        out.status.success(),
+        "pg_dump failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
 }
 
 /// Now, as RFC 3339.

@@ -32,11 +32,9 @@ impl Env {
     pub async fn start() -> Env {
         let dir = tempfile::tempdir().unwrap();
         let cfg = Config {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            data_dir: dir.path().to_path_buf(),
             checkpoint_interval_ms: 200,
             rate_limit_per_minute: 100_000,
-            ..Config::default()
+            ..sealtrail::testing::config(dir.path(), "sinks")
         };
         let running = start(cfg).await.unwrap();
         let op = running.app.bootstrap_operator_token.clone().unwrap();
