@@ -271,6 +271,31 @@ fn schemas_refuse_drift() {
     assert!(errors(&bundle, &ex).is_empty());
     ex["format"] = json!("sealtrail-bundle/v2");
     assert!(!errors(&bundle, &ex).is_empty(), "the format is pinned");
+
+    // A sink view never carries a secret value; settings follow the type.
+    let sink = validator(&d, "#/components/schemas/Sink");
+    let mut ex = d["paths"]["/v1/compliance/sinks/{id}"]["get"]["responses"]["200"]["content"]
+        ["application/json"]["example"]
+        .clone();
+    assert!(errors(&sink, &ex).is_empty());
+    ex["secrets"]["secret"] = json!("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw");
+    assert!(
+        !errors(&sink, &ex).is_empty(),
+        "secrets only say they are set"
+    );
+    let create = validator(&d, "#/components/schemas/CreateSink");
+    let hook = json!({"name": "n", "type": "webhook", "destination": {"url": "http://127.0.0.1:9/"},
+                      "secrets": {"secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}});
+    assert!(errors(&create, &hook).is_empty());
+    let mut syslog = hook.clone();
+    syslog["type"] = json!("syslog");
+    assert!(!errors(&create, &syslog).is_empty(), "destination by type");
+    let mut unsigned = hook.clone();
+    unsigned.as_object_mut().unwrap().remove("secrets");
+    assert!(
+        !errors(&create, &unsigned).is_empty(),
+        "a webhook needs its secret"
+    );
 }
 
 #[test]
@@ -1705,6 +1730,369 @@ async fn responses_conform_to_the_document() {
     );
     assert!(report.ok(), "{:?}", report.problems);
     assert!(pruned_bundle.json()["events"][0].get("entry").is_none());
+
+    // Sinks. The webhook points at a local port nobody listens on, so
+    // delivery is attempted and fails without any traffic leaving the host.
+    let sink_key = api
+        .call(
+            req("POST", keys).key(op).json(&json!({
+                "kind": "compliance", "organization_id": "org_p", "scopes": ["manage:sinks"], "name": "sinks"
+            })),
+            201,
+        )
+        .await
+        .json();
+    let sk = sink_key["token"].as_str().unwrap().to_string();
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let hook_url = format!("http://127.0.0.1:{closed}/hook");
+    let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    let sinks = "/v1/compliance/sinks";
+    let new_sink = json!({
+        "name": "soc webhook", "type": "webhook", "organization_id": "org_c",
+        "filter": {"activity_types": ["api_key.*"], "outcome": "success"},
+        "encoding": "ocsf", "batch_size": 10, "timeout_ms": 1000,
+        "backoff": {"initial_ms": 10, "max_ms": 50},
+        "destination": {"url": hook_url, "headers": {"x-team": "soc"}},
+        "secrets": {"secret": secret}, "start_from": "beginning", "paused": true
+    });
+    let created = api
+        .call(req("POST", sinks).key(&sk).json(&new_sink), 201)
+        .await;
+    assert!(
+        !created.text.contains(secret.trim_start_matches("whsec_")),
+        "the secret leaked: {}",
+        created.text
+    );
+    let created = created.json();
+    assert_eq!(created["secrets"], json!({"secret": {"set": true}}));
+    assert_eq!(created["health"]["state"], "paused");
+    assert!(created["health"]["lag_events"].as_u64().unwrap() >= 1);
+    let sink_id = created["id"].as_str().unwrap().to_string();
+    // Every kind's settings are accepted as documented (created paused,
+    // pointing at the same closed port).
+    let local = format!("http://127.0.0.1:{closed}");
+    for (kind, dest, secrets) in [
+        (
+            "splunk_hec",
+            json!({"url": local, "index": "audit", "ack": true}),
+            json!({"token": "7f1c4b2e"}),
+        ),
+        (
+            "datadog",
+            json!({"url": local, "ddtags": "env:test"}),
+            json!({"api_key": "dd-key"}),
+        ),
+        (
+            "syslog",
+            json!({"host": "127.0.0.1", "port": closed, "transport": "tcp", "format": "leef"}),
+            json!({}),
+        ),
+        (
+            "elastic",
+            json!({"url": local, "index": "logs-sealtrail-default"}),
+            json!({"username": "elastic", "password": "changeme"}),
+        ),
+        (
+            "sentinel",
+            json!({"endpoint": local, "authority_url": local, "dcr_immutable_id": "dcr-0123",
+                   "stream": "Custom-SealtrailActivity_CL", "tenant_id": "tenant", "client_id": "client"}),
+            json!({"client_secret": "s3cr3t"}),
+        ),
+    ] {
+        let v = api
+            .call(
+                req("POST", sinks).key(&sk).json(&json!({
+                    "name": kind, "type": kind, "destination": dest, "secrets": secrets, "paused": true
+                })),
+                201,
+            )
+            .await
+            .json();
+        let one = format!("{sinks}/{}", v["id"].as_str().unwrap());
+        api.call(
+            req("DELETE", "/v1/compliance/sinks/{id}").uri(one).key(&sk),
+            200,
+        )
+        .await;
+    }
+    for (b, status, field) in [
+        (
+            json!({"secrets": {"secret": "not-base64!"}}),
+            400,
+            "secrets.secret",
+        ),
+        (json!({"filter": "limit=5"}), 400, "filter.limit"),
+        (json!({"type": "carrier_pigeon"}), 400, "type"),
+        (json!({"destination": [hook_url]}), 400, "destination"),
+        (
+            json!({"destination": {"url": hook_url, "tls": []}}),
+            400,
+            "destination.tls",
+        ),
+        (json!({"backoff": [10, 50]}), 400, "backoff"),
+        (json!({"batch_size": 0}), 400, "batch_size"),
+        (json!({"colour": "red"}), 400, "colour"),
+        (json!({"organization_id": "org_x"}), 403, "organization_id"),
+    ] {
+        let mut body = new_sink.clone();
+        for (k, v) in b.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        let e = api
+            .call(req("POST", sinks).key(&sk).json(&body), status)
+            .await;
+        assert_eq!(e.json()["field"], field, "{b}");
+    }
+    let e = api
+        .call(
+            req("POST", sinks)
+                .key(&sk)
+                .raw("application/json", format!("[{new_sink}]")),
+            400,
+        )
+        .await;
+    assert_eq!(e.json()["field"], "body");
+    api.call(req("POST", sinks).key(&sk).raw("text/plain", "{}"), 415)
+        .await;
+    let mut huge = new_sink.clone();
+    huge["name"] = json!("x".repeat(3 << 20));
+    api.call(req("POST", sinks).key(&sk).json(&huge), 413).await;
+    api.call(req("POST", sinks).key(&reader).json(&new_sink), 403)
+        .await;
+    api.call(req("POST", sinks).json(&new_sink), 401).await;
+
+    let list = api.call(req("GET", sinks).key(&sk), 200).await.json();
+    assert_eq!(list["data"].as_array().unwrap().len(), 1, "{list}");
+    assert_eq!(list["data"][0]["id"], sink_id.as_str());
+    let e = api
+        .call(
+            req("GET", sinks)
+                .uri(format!("{sinks}?colour=red"))
+                .key(&sk),
+            400,
+        )
+        .await;
+    assert_eq!(e.json()["field"], "colour");
+    api.call(req("GET", sinks).key(&reader), 403).await;
+    api.call(req("GET", sinks), 401).await;
+
+    let one_sink = "/v1/compliance/sinks/{id}";
+    let at = format!("{sinks}/{sink_id}");
+    api.call(req("GET", one_sink).uri(&at).key(&sk), 200).await;
+    api.call(
+        req("GET", one_sink)
+            .uri(format!("{sinks}/snk_nope"))
+            .key(&sk),
+        404,
+    )
+    .await;
+    let e = api
+        .call(
+            req("GET", one_sink).uri(format!("{sinks}/%FF")).key(&sk),
+            400,
+        )
+        .await;
+    assert_eq!(e.json()["field"], "id");
+    api.call(req("GET", one_sink).uri(&at).key(&reader), 403)
+        .await;
+
+    let patched = api
+        .call(
+            req("PATCH", one_sink).uri(&at).key(&sk).json(&json!({
+                "name": "soc webhook (eu)", "batch_size": 5, "encoding": "json",
+                "filter": "activity_types[]=api_key.*", "secrets": {"secret": secret}
+            })),
+            200,
+        )
+        .await
+        .json();
+    assert_eq!(patched["name"], "soc webhook (eu)");
+    assert_eq!(patched["filter"], "activity_types[]=api_key.*");
+    let put = api
+        .call(
+            req("PUT", one_sink)
+                .uri(&at)
+                .key(&sk)
+                .json(&json!({"destination": {"url": hook_url}, "timeout_ms": 500})),
+            200,
+        )
+        .await
+        .json();
+    assert_eq!(put["destination"], json!({"url": hook_url}));
+    for (b, field) in [
+        (json!({"batch_size": 0}), "batch_size"),
+        (json!({"secrets": {"secret": null}}), "secrets"),
+        (
+            json!({"destination": {"host": "127.0.0.1"}}),
+            "destination.host",
+        ),
+        (json!({"type": "syslog"}), "type"),
+    ] {
+        let e = api
+            .call(req("PATCH", one_sink).uri(&at).key(&sk).json(&b), 400)
+            .await;
+        assert_eq!(e.json()["field"], field, "{b}");
+    }
+    api.call(
+        req("PATCH", one_sink)
+            .uri(format!("{sinks}/snk_nope"))
+            .key(&sk)
+            .json(&json!({"name": "x"})),
+        404,
+    )
+    .await;
+    api.call(
+        req("PATCH", one_sink)
+            .uri(&at)
+            .key(&sk)
+            .raw("text/plain", "{}"),
+        415,
+    )
+    .await;
+
+    let pause = "/v1/compliance/sinks/{id}/pause";
+    let resume = "/v1/compliance/sinks/{id}/resume";
+    let replay = "/v1/compliance/sinks/{id}/replay";
+    let paused = api
+        .call(req("POST", pause).uri(format!("{at}/pause")).key(&sk), 200)
+        .await
+        .json();
+    assert_eq!(paused["health"]["state"], "paused");
+    let resumed = api
+        .call(
+            req("POST", resume).uri(format!("{at}/resume")).key(&sk),
+            200,
+        )
+        .await
+        .json();
+    assert_eq!(resumed["paused"], false);
+    // Delivery is attempted, refused by the closed port, and reported.
+    let mut failing = Value::Null;
+    for _ in 0..100 {
+        failing = api
+            .call(req("GET", one_sink).uri(&at).key(&sk), 200)
+            .await
+            .json();
+        if failing["health"]["state"] == "failing" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(failing["health"]["state"], "failing", "{failing}");
+    assert!(failing["health"]["last_error"].is_string(), "{failing}");
+    api.call(
+        req("POST", pause)
+            .uri(format!("{sinks}/snk_nope/pause"))
+            .key(&sk),
+        404,
+    )
+    .await;
+    api.call(
+        req("POST", resume)
+            .uri(format!("{sinks}/snk_nope/resume"))
+            .key(&sk),
+        404,
+    )
+    .await;
+    api.call(
+        req("POST", pause).uri(format!("{at}/pause")).key(&reader),
+        403,
+    )
+    .await;
+    for b in [
+        json!({"from_id": child_event}),
+        json!({"from_time": "2026-12-01T00:00:00Z"}),
+        json!({"from_beginning": true}),
+    ] {
+        let v = api
+            .call(
+                req("POST", replay)
+                    .uri(format!("{at}/replay"))
+                    .key(&sk)
+                    .json(&b),
+                200,
+            )
+            .await
+            .json();
+        assert!(v["cursor"]["gseq"].is_u64(), "{b}: {v}");
+    }
+    for (b, field) in [
+        (
+            json!({"from_id": child_event, "from_beginning": true}),
+            "body",
+        ),
+        (json!({}), "body"),
+        (json!({"from_id": "evt_1"}), "from_id"),
+        (json!({"from_time": "yesterday"}), "from_time"),
+        (json!({"from_page": 2}), "from_page"),
+    ] {
+        let e = api
+            .call(
+                req("POST", replay)
+                    .uri(format!("{at}/replay"))
+                    .key(&sk)
+                    .json(&b),
+                400,
+            )
+            .await;
+        assert_eq!(e.json()["field"], field, "{b}");
+    }
+    api.call(
+        req("POST", replay)
+            .uri(format!("{sinks}/snk_nope/replay"))
+            .key(&sk)
+            .json(&json!({"from_beginning": true})),
+        404,
+    )
+    .await;
+    api.call(
+        req("POST", replay)
+            .uri(format!("{at}/replay"))
+            .key(&sk)
+            .raw("text/plain", "{}"),
+        415,
+    )
+    .await;
+
+    api.call(req("DELETE", one_sink).uri(&at).key(&reader), 403)
+        .await;
+    let gone = api
+        .call(req("DELETE", one_sink).uri(&at).key(&sk), 200)
+        .await
+        .json();
+    assert_eq!(gone, json!({"id": sink_id, "deleted": true}));
+    api.call(req("DELETE", one_sink).uri(&at).key(&sk), 404)
+        .await;
+    api.call(req("GET", one_sink).uri(&at).key(&sk), 404).await;
+    // Every change is in the log, never with the secret.
+    let changes = api
+        .call(
+            req("GET", feed)
+                .uri(format!(
+                    "{feed}?activity_types[]=compliance.sink_changed&organization_ids[]=org_p&order=asc&limit=100"
+                ))
+                .key(&reader),
+            200,
+        )
+        .await;
+    assert!(!changes.text.contains(secret.trim_start_matches("whsec_")));
+    let actions: Vec<String> = changes.json()["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["target"]["id"] == sink_id.as_str())
+        .map(|e| e["metadata"]["action"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "created", "updated", "updated", "paused", "resumed", "replayed", "replayed",
+            "replayed", "deleted"
+        ]
+    );
 
     // Revocation last: the narrow key stops working.
     let rev = "/v1/operator/keys/{id}/revoke";

@@ -4,9 +4,9 @@
 #
 # Starts `sealtrail serve` on a free port with a fresh data directory,
 # creates a parent and a child organization, an ingest key, a compliance
-# key (every compliance scope, so exports, erasures, retention and legal
-# holds are exercised, not only refused) and some events, then runs
-# Schemathesis over:
+# key (every compliance scope in use, so exports, erasures, retention, legal
+# holds and sinks are exercised, not only refused) and some events, then
+# runs Schemathesis over:
 #   1. the public and compliance endpoints with the compliance key;
 #   2. the ingest endpoint with the ingest key;
 #   3. the operator endpoints with the operator key.
@@ -14,6 +14,12 @@
 # status code, content type, headers and body conform to the document;
 # schema-violating data is refused; authentication is not ignored;
 # unsupported methods answer 405 with Allow; stateful links behave.
+#
+# No traffic leaves this host: sinks deliver to whatever their settings
+# name, so schemathesis_hooks.py keeps every sink Schemathesis creates or
+# changes on loopback (and paused), the sinks are checked after the runs,
+# and where Linux allows an unprivileged network namespace the server and
+# Schemathesis run in one that has only a loopback interface.
 #
 # Usage: crates/sealtrail/tests/schemathesis.sh
 # Environment:
@@ -50,6 +56,21 @@ bin="${SEALTRAIL_BIN:-}"
 if [[ -z "$bin" ]]; then
   cargo build --quiet -p sealtrail
   bin="$root/target/debug/sealtrail"
+fi
+
+# --- Network isolation --------------------------------------------------------
+# Everything from here on needs only loopback: run it again inside a private
+# network namespace when possible (installing and building above need the
+# network, so they stay outside).
+hooks="$root/crates/sealtrail/tests/schemathesis_hooks.py"
+if [[ -z "${SEALTRAIL_SCHEMATHESIS_NETNS:-}" ]]; then
+  if command -v unshare >/dev/null && command -v ip >/dev/null \
+     && unshare -rn ip link set lo up 2>/dev/null; then
+    echo "running in a private network namespace (loopback only)"
+    export SEALTRAIL_SCHEMATHESIS_NETNS=1 SEALTRAIL_BIN="$bin" SCHEMATHESIS_VENV="$venv"
+    exec unshare -rn bash -c 'ip link set lo up && exec "$@"' bash "$root/crates/sealtrail/tests/schemathesis.sh" "$@"
+  fi
+  echo "no private network namespace available: sinks are kept on loopback by $hooks"
 fi
 work="$(mktemp -d)"
 logs="$root/target/schemathesis"
@@ -89,7 +110,7 @@ call POST /v1/operator/organizations '{"id":"org_child","name":"Child","parent_i
 call POST /v1/operator/organizations/org_parent/enable >/dev/null
 call POST /v1/operator/organizations/org_child/enable >/dev/null
 ingest="$(call POST /v1/operator/keys '{"kind":"ingest","organization_id":"org_parent","product":"platform","name":"fuzz source"}' | token)"
-reader="$(call POST /v1/operator/keys '{"kind":"compliance","organization_id":"org_parent","scopes":["read:activities","read:integrity","export","delete:subject_data"],"name":"fuzz reader"}' | token)"
+reader="$(call POST /v1/operator/keys '{"kind":"compliance","organization_id":"org_parent","scopes":["read:activities","read:integrity","export","delete:subject_data","manage:sinks"],"name":"fuzz reader"}' | token)"
 events='['
 for i in $(seq 1 20); do
   [[ $i -gt 1 ]] && events+=','
@@ -127,7 +148,7 @@ run() { # name, then extra arguments
   echo "=== schemathesis: $name ==="
   # Run from the scratch directory so Schemathesis and Hypothesis keep
   # their caches out of the repository.
-  if (cd "$work" && "$st" --config-file "$work/schemathesis.toml" run "$base/v1/openapi.json" "${common[@]}" "$@"); then
+  if (cd "$work" && PYTHONDONTWRITEBYTECODE=1 SCHEMATHESIS_HOOKS="$hooks" "$st" --config-file "$work/schemathesis.toml" run "$base/v1/openapi.json" "${common[@]}" "$@"); then
     echo "=== $name: passed ==="
   else
     echo "=== $name: FAILED ==="
@@ -136,6 +157,20 @@ run() { # name, then extra arguments
 }
 run "public and compliance endpoints (compliance key)" \
   -H "x-api-key: $reader" --include-path-regex '^/(healthz|readyz|metrics|docs|v1/openapi\.json|v1/integrity/|v1/compliance/)|^/$'
+# Every sink left behind points at loopback (the hooks' guarantee). Checked
+# now: only compliance keys reach sinks, and the operator run may revoke
+# this key.
+if ! curl -fsS "$base/v1/compliance/sinks" -H "x-api-key: $reader" \
+     | (cd "$(dirname "$hooks")" && PYTHONDONTWRITEBYTECODE=1 "$venv/bin/python" -c '
+import json, sys
+from schemathesis_hooks import on_loopback
+sinks = json.load(sys.stdin)["data"]
+elsewhere = [s["id"] for s in sinks if not on_loopback(s["destination"])]
+print(f"{len(sinks)} sinks left, {len(elsewhere)} pointing elsewhere {elsewhere}")
+sys.exit(1 if elsewhere else 0)'); then
+  echo "the sinks could not be listed, or one points off this host" >&2
+  status=1
+fi
 run "ingest (ingest key)" \
   -H "x-api-key: $ingest" --include-path-regex '^/v1/ingest/'
 run "operator plane (operator key)" \

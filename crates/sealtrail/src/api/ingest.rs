@@ -31,6 +31,7 @@ pub async fn post_activities(
                 format!("a batch is at most {MAX_BODY_BYTES} bytes"),
             )
             .with_field("body")
+            .with_headers(super::unread_body())
         })?;
     let raw = ingest::split_body(&bytes, framing)?;
     let resp = ingest::ingest(app.clone(), &p, raw).await?;

@@ -227,7 +227,7 @@ pub async fn reader(app: &AppState, headers: &HeaderMap, scope: Scope) -> Result
     })
 }
 
-/// A JSON request body whose errors name the offending field.
+/// A JSON object request body whose errors name the offending field.
 pub struct JsonBody<T>(pub T);
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
@@ -253,7 +253,13 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
         }
         let bytes = Bytes::from_request(req, state).await.map_err(|e| {
             ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", e.to_string())
+                .with_headers(unread_body())
         })?;
+        // Every body is an object; serde would also read an array as a
+        // struct's fields in order, which nobody means to send.
+        if bytes.trim_ascii_start().starts_with(b"[") {
+            return Err(ApiError::invalid("body", "the body must be a JSON object"));
+        }
         let de = &mut serde_json::Deserializer::from_slice(&bytes);
         serde_path_to_error::deserialize(de)
             .map(JsonBody)
@@ -268,6 +274,13 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
                 ApiError::invalid(field, e.inner().to_string())
             })
     }
+}
+
+/// Headers of an answer given before the request body was read to its end:
+/// the connection cannot carry another request, so the client must not
+/// reuse it (or its next request meets a closed socket).
+pub fn unread_body() -> Vec<(&'static str, String)> {
+    vec![("connection", "close".to_string())]
 }
 
 /// The `{id}` segment of a path. Axum's own `Path` rejection is plain text;

@@ -1,12 +1,12 @@
 //! Sinks over HTTP (scope `manage:sinks`): create, list with health,
 //! read, update, pause, resume, replay, delete.
 
-use axum::extract::{Path, State};
+use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde_json::{Value, json};
 
-use super::{AppState, JsonBody, Reader, json, reader};
+use super::{AppState, JsonBody, PathId, Reader, json, query_map, reader};
 use crate::audit::record_access;
 use crate::auth::Scope;
 use crate::delivery::manage::{self, CreateSink, Replay, UpdateSink};
@@ -42,8 +42,13 @@ pub async fn create(
 }
 
 /// `GET /v1/compliance/sinks`.
-pub async fn list(State(app): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+pub async fn list(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+) -> Result<Response, ApiError> {
     let r = reader(&app, &headers, Scope::ManageSinks).await?;
+    query_map(q.as_deref().unwrap_or(""), &[])?;
     let me = reader_org(&app, &r)?;
     let recs = manage::list(&app, &me).await?;
     let data = views(&app, recs).await?;
@@ -62,9 +67,11 @@ pub async fn list(State(app): State<AppState>, headers: HeaderMap) -> Result<Res
 pub async fn get_one(
     State(app): State<AppState>,
     headers: HeaderMap,
-    Path(id): Path<String>,
+    PathId(id): PathId,
+    RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
     let r = reader(&app, &headers, Scope::ManageSinks).await?;
+    query_map(q.as_deref().unwrap_or(""), &[])?;
     let me = reader_org(&app, &r)?;
     let rec = manage::get(&app, &me, &id).await?;
     let v = views(&app, vec![rec]).await?;
@@ -83,7 +90,7 @@ pub async fn get_one(
 pub async fn update(
     State(app): State<AppState>,
     headers: HeaderMap,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     JsonBody(b): JsonBody<UpdateSink>,
 ) -> Result<Response, ApiError> {
     let r = reader(&app, &headers, Scope::ManageSinks).await?;
@@ -97,7 +104,7 @@ pub async fn update(
 pub async fn pause(
     State(app): State<AppState>,
     headers: HeaderMap,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> Result<Response, ApiError> {
     set_paused(app, headers, id, true).await
 }
@@ -106,7 +113,7 @@ pub async fn pause(
 pub async fn resume(
     State(app): State<AppState>,
     headers: HeaderMap,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> Result<Response, ApiError> {
     set_paused(app, headers, id, false).await
 }
@@ -128,7 +135,7 @@ async fn set_paused(
 pub async fn replay(
     State(app): State<AppState>,
     headers: HeaderMap,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     JsonBody(b): JsonBody<Replay>,
 ) -> Result<Response, ApiError> {
     let r = reader(&app, &headers, Scope::ManageSinks).await?;
@@ -142,7 +149,7 @@ pub async fn replay(
 pub async fn delete(
     State(app): State<AppState>,
     headers: HeaderMap,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> Result<Response, ApiError> {
     let r = reader(&app, &headers, Scope::ManageSinks).await?;
     let me = reader_org(&app, &r)?;

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::encoding::Encoding;
-use super::settings::{BackoffSettings, Kind, Settings};
+use super::settings::{BackoffSettings, Kind, Settings, optional_object};
 use crate::app::App;
 use crate::audit::{append_own, own_event};
 use crate::error::ApiError;
@@ -139,7 +139,7 @@ pub struct CreateSink {
     #[serde(default)]
     pub timeout_ms: Option<u64>,
     /// Retry waits.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "optional_object")]
     pub backoff: Option<BackoffSettings>,
     /// The destination's settings.
     pub destination: Value,
@@ -176,7 +176,7 @@ pub struct UpdateSink {
     #[serde(default)]
     pub timeout_ms: Option<u64>,
     /// Retry waits.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "optional_object")]
     pub backoff: Option<BackoffSettings>,
     /// The destination's settings (replaced whole).
     #[serde(default)]

@@ -9,7 +9,7 @@ use std::time::Duration;
 use sealtrail_model::Catalog;
 
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
 
 use super::backoff::Backoff;
@@ -168,8 +168,38 @@ impl Settings {
     }
 }
 
+/// Deserializes an optional struct only from a JSON object (or `null`).
+/// Serde would also read an array as the struct's fields in order, which
+/// no client means to send and the API does not document.
+pub fn optional_object<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: DeserializeOwned,
+{
+    match Option::<Map<String, Value>>::deserialize(d)? {
+        None => Ok(None),
+        Some(m) => serde_json::from_value(Value::Object(m))
+            .map(Some)
+            .map_err(serde::de::Error::custom),
+    }
+}
+
+/// No destination setting or secret is a list, while serde would read an
+/// array as a struct's fields in order: arrays are refused outright, so
+/// that only objects are taken where the API documents an object.
+fn no_lists(path: &str, v: &Value) -> Result<(), Invalid> {
+    match v {
+        Value::Array(_) => Err((path.to_string(), format!("{path} must not be a list"))),
+        Value::Object(m) => m
+            .iter()
+            .try_for_each(|(k, v)| no_lists(&format!("{path}.{k}"), v)),
+        _ => Ok(()),
+    }
+}
+
 /// Deserializes one part of the settings, naming the offending field.
 pub fn parse<T: DeserializeOwned>(prefix: &str, v: &Value) -> Result<T, Invalid> {
+    no_lists(prefix, v)?;
     serde_path_to_error::deserialize(v).map_err(|e| {
         let path = e.path().to_string();
         let field = if path == "." {
