@@ -4,13 +4,14 @@
 //! and generating proofs. Each is timed alone so a regression in one shows
 //! up here before it blurs into the end-to-end figures of `sealtrail bench`.
 
-use std::collections::BTreeMap;
 use std::hint::black_box;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use sealtrail::bench::mix;
-use sealtrail::log::entry::{self, EntryMeta};
-use sealtrail::privacy::{crypto, split};
+use sealtrail::log::prepare::{finish_entry, prepare};
+use sealtrail::privacy::crypto::{self, MasterKey};
+use sealtrail::privacy::split;
+use sealtrail::storage::Org;
 use sealtrail_model::{Catalog, Limits, parse_activity};
 use sealtrail_tlog::{Frontier, MemoryTree, consistency_proof, inclusion_proof, leaf_hash};
 
@@ -42,45 +43,61 @@ fn ingest_path(c: &mut Criterion) {
             }
         })
     });
-    let key = crypto::new_key();
-    g.bench_function("commitments + seal of personal fields (1000 events)", |b| {
+    let master = MasterKey::from_secret(&[7; 32]);
+    let org = Org {
+        key: 1,
+        id: "org_bench".into(),
+        name: "bench".into(),
+        parent: None,
+        tree: 1,
+        enabled: true,
+        logging_enabled_at: None,
+        logging_disabled_at: None,
+        created_ms: 0,
+        retention_days: None,
+    };
+    // Off the sequencer: canonical entry parts, salts, commitments, blind
+    // indexes and pseudonyms.
+    g.bench_function("prepare: entry parts + commitments (1000 events)", |b| {
         b.iter(|| {
             for input in &inputs {
                 let def = catalog.get(&input.activity_type).unwrap();
-                let mut openings = split::Openings::new();
-                for f in split::personal_fields(input, def) {
-                    let salt = crypto::new_salt();
-                    black_box(crypto::commitment(&salt, &f.value));
-                    openings.insert(
-                        f.path,
-                        split::Opening {
-                            salt: split::salt_b64(&salt),
-                            value: f.value,
-                        },
-                    );
-                }
-                if !openings.is_empty() {
-                    black_box(split::seal_envelope(&key, b"subject-ref-16by", &openings).unwrap());
-                }
+                black_box(prepare(input, def, &org, Some("platform"), &master));
             }
         })
     });
-    let commitments: BTreeMap<String, String> =
-        [("actor.email".to_string(), "c".repeat(44))].into();
-    g.bench_function("entry::encode (1000 events)", |b| {
-        b.iter(|| {
-            for (i, input) in inputs.iter().enumerate() {
-                let meta = EntryMeta {
-                    id: "act_0000000000000000000000000",
-                    organization_id: &input.organization_id,
-                    seq: i as u64,
-                    received_ms: 1_793_491_200_000,
-                    product: Some("platform"),
-                };
-                black_box(entry::encode(input, &meta, &commitments));
-            }
+    let prepared: Vec<_> = inputs
+        .iter()
+        .map(|input| {
+            prepare(
+                input,
+                catalog.get(&input.activity_type).unwrap(),
+                &org,
+                Some("platform"),
+                &master,
+            )
         })
-    });
+        .collect();
+    let key = crypto::new_key();
+    // On the sequencer: sealing the openings and splicing the entry.
+    g.bench_function(
+        "sequencer: seal openings + finish entry (1000 events)",
+        |b| {
+            b.iter(|| {
+                for (i, p) in prepared.iter().enumerate() {
+                    for so in &p.openings {
+                        black_box(split::seal_plaintext(&key, &so.sref, &so.plaintext));
+                    }
+                    black_box(finish_entry(
+                        &p.parts,
+                        "act_0000000000000000000000000",
+                        1_793_491_200_000,
+                        i as u64,
+                    ));
+                }
+            })
+        },
+    );
     let entries: Vec<Vec<u8>> = evs
         .iter()
         .map(|(v, _)| v.to_string().into_bytes())
