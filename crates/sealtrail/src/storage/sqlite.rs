@@ -70,8 +70,6 @@ CREATE UNIQUE INDEX IF NOT EXISTS events_org_seq ON events(org, seq);
 CREATE INDEX IF NOT EXISTS events_tree ON events(tree, gseq);
 CREATE INDEX IF NOT EXISTS events_actor ON events(tree, actor_id, gseq) WHERE actor_id IS NOT NULL;
 CREATE INDEX IF NOT EXISTS events_created ON events(tree, created_ms);
-CREATE INDEX IF NOT EXISTS events_email ON events(tree, actor_email_bi, gseq)
-  WHERE actor_email_bi IS NOT NULL;
 CREATE UNIQUE INDEX IF NOT EXISTS events_source ON events(org, product, source_event_id)
   WHERE source_event_id IS NOT NULL;
 CREATE TABLE IF NOT EXISTS nodes(
