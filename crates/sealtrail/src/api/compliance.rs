@@ -10,26 +10,12 @@ use base64::engine::general_purpose::STANDARD as B64;
 use serde_json::{Map, Value, json};
 
 use super::{AppState, PathId, Reader, json, query_map, reader};
-use crate::audit::record_access;
 use crate::auth::Scope;
 use crate::error::ApiError;
-use crate::feed::{self, filters_echo, params::FeedParams};
+use crate::feed::{self, params::FeedParams};
 use crate::ids::ActivityId;
 use crate::log::proofs;
 use crate::storage::Org;
-
-fn audit(app: &AppState, r: &Reader, endpoint: &str, raw_query: &str, count: Option<usize>) {
-    if let Some(org) = app.org_by_key(r.org) {
-        record_access(
-            app,
-            &org,
-            &r.key_id,
-            endpoint,
-            filters_echo(raw_query, &app.master, &org.id),
-            count,
-        );
-    }
-}
 
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
@@ -55,9 +41,8 @@ pub async fn list(
     app.metrics
         .feed_seconds
         .observe(started.elapsed().as_secs_f64());
-    audit(
+    r.record(
         &app,
-        &r,
         "GET /v1/compliance/activities",
         &q,
         Some(page.data.len()),
@@ -103,7 +88,7 @@ pub async fn get_one(
         rnd.render(&ev, include_proof)
     })
     .await?;
-    audit(&app, &r, "GET /v1/compliance/activities/{id}", &q, Some(1));
+    r.record(&app, "GET /v1/compliance/activities/{id}", &q, Some(1));
     Ok(r.decorate(json(StatusCode::OK, &Value::Object(ev))))
 }
 
@@ -129,9 +114,8 @@ pub async fn organizations(
             })
         })
         .collect();
-    audit(
+    r.record(
         &app,
-        &r,
         "GET /v1/compliance/organizations",
         "",
         Some(data.len()),
@@ -195,13 +179,7 @@ pub async fn checkpoint(
     .ok_or_else(|| {
         ApiError::not_found(format!("no checkpoint has been signed for {} yet", org.id))
     })?;
-    audit(
-        &app,
-        &r,
-        "GET /v1/compliance/integrity/checkpoint",
-        &q,
-        Some(1),
-    );
+    r.record(&app, "GET /v1/compliance/integrity/checkpoint", &q, Some(1));
     let wants_text = headers
         .get("accept")
         .and_then(|v| v.to_str().ok())
@@ -301,13 +279,7 @@ pub async fn inclusion(
         }))
     })
     .await?;
-    audit(
-        &app,
-        &r,
-        "GET /v1/compliance/integrity/inclusion",
-        &q,
-        Some(1),
-    );
+    r.record(&app, "GET /v1/compliance/integrity/inclusion", &q, Some(1));
     Ok(r.decorate(json(StatusCode::OK, &body)))
 }
 
@@ -358,9 +330,8 @@ pub async fn consistency(
         }))
     })
     .await?;
-    audit(
+    r.record(
         &app,
-        &r,
         "GET /v1/compliance/integrity/consistency",
         &q,
         Some(1),

@@ -171,6 +171,21 @@ pub struct Reader {
 }
 
 impl Reader {
+    /// The organization the key reads from (its scope's root).
+    pub fn org(&self, app: &App) -> Result<crate::storage::Org, ApiError> {
+        app.org_by_key(self.org)
+            .ok_or_else(|| ApiError::unauthenticated("the key's organization no longer exists"))
+    }
+
+    /// Records this compliance-plane call as `compliance_api.accessed`, with
+    /// the request's query as its filters (personal values redacted).
+    pub fn record(&self, app: &App, endpoint: &str, raw_query: &str, count: Option<usize>) {
+        if let Some(org) = app.org_by_key(self.org) {
+            let filters = crate::feed::filters_echo(raw_query, &app.master, &org.id);
+            crate::audit::record_access(app, &org, &self.key_id, endpoint, filters, count);
+        }
+    }
+
     /// Adds the rate-limit headers to a response.
     pub fn decorate(&self, mut resp: Response) -> Response {
         for (k, v) in &self.limit_headers {

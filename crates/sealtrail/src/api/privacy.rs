@@ -8,18 +8,12 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{AppState, JsonBody, PathId, Reader, json, reader};
-use crate::audit::record_access;
 use crate::auth::Scope;
 use crate::error::ApiError;
 use crate::privacy::erasure::{self, SubjectSpec};
 use crate::privacy::retention;
 use crate::storage::{LegalHold, Org};
 use crate::time::fmt_ms;
-
-fn reader_org(app: &AppState, r: &Reader) -> Result<Org, ApiError> {
-    app.org_by_key(r.org)
-        .ok_or_else(|| ApiError::unauthenticated("the key's organization no longer exists"))
-}
 
 fn org_in_scope(app: &AppState, r: &Reader, id: &str, field: &str) -> Result<Org, ApiError> {
     match app.org(id) {
@@ -59,7 +53,7 @@ pub async fn erase(
     JsonBody(b): JsonBody<EraseBody>,
 ) -> Result<Response, ApiError> {
     let r = reader(&app, &headers, Scope::DeleteSubjectData).await?;
-    let me = reader_org(&app, &r)?;
+    let me = r.org(&app)?;
     let orgs: Vec<Org> = if b.organization_ids.is_empty() {
         app.subtree(r.org)
             .into_iter()
@@ -98,16 +92,7 @@ pub async fn erasure_status(
                 "erasure {id:?} does not exist or is not visible to this key"
             ))
         })?;
-    if let Some(org) = app.org_by_key(r.org) {
-        record_access(
-            &app,
-            &org,
-            &r.key_id,
-            "GET /v1/compliance/erasures/{id}",
-            Default::default(),
-            Some(1),
-        );
-    }
+    r.record(&app, "GET /v1/compliance/erasures/{id}", "", Some(1));
     Ok(r.decorate(json(StatusCode::OK, &rec)))
 }
 
@@ -126,7 +111,7 @@ pub async fn set_retention(
     JsonBody(b): JsonBody<RetentionBody>,
 ) -> Result<Response, ApiError> {
     let r = reader(&app, &headers, Scope::DeleteSubjectData).await?;
-    let me = reader_org(&app, &r)?;
+    let me = r.org(&app)?;
     let org = org_in_scope(&app, &r, &b.organization_id, "organization_id")?;
     let o = retention::set_retention(&app, &org, b.days, &r.key_id, &me).await?;
     Ok(r.decorate(json(
@@ -155,16 +140,7 @@ pub async fn get_retention(
             })
         })
         .collect();
-    if let Some(org) = app.org_by_key(r.org) {
-        record_access(
-            &app,
-            &org,
-            &r.key_id,
-            "GET /v1/compliance/retention",
-            Default::default(),
-            Some(data.len()),
-        );
-    }
+    r.record(&app, "GET /v1/compliance/retention", "", Some(data.len()));
     Ok(r.decorate(json(StatusCode::OK, &json!({ "data": data }))))
 }
 
@@ -197,7 +173,7 @@ pub async fn place_hold(
     JsonBody(b): JsonBody<HoldBody>,
 ) -> Result<Response, ApiError> {
     let r = reader(&app, &headers, Scope::DeleteSubjectData).await?;
-    let me = reader_org(&app, &r)?;
+    let me = r.org(&app)?;
     let org = org_in_scope(&app, &r, &b.organization_id, "organization_id")?;
     let h = retention::place_hold(&app, &org, b.subject, b.reason, &r.key_id, &me).await?;
     Ok(r.decorate(json(StatusCode::CREATED, &hold_view(&app, &h))))
@@ -220,16 +196,7 @@ pub async fn list_holds(
         .filter(|h| app.is_within(h.org, r.org))
         .map(|h| hold_view(&app, h))
         .collect();
-    if let Some(org) = app.org_by_key(r.org) {
-        record_access(
-            &app,
-            &org,
-            &r.key_id,
-            "GET /v1/compliance/legal_holds",
-            Default::default(),
-            Some(data.len()),
-        );
-    }
+    r.record(&app, "GET /v1/compliance/legal_holds", "", Some(data.len()));
     Ok(r.decorate(json(StatusCode::OK, &json!({ "data": data }))))
 }
 
@@ -240,7 +207,7 @@ pub async fn release_hold(
     PathId(id): PathId,
 ) -> Result<Response, ApiError> {
     let r = reader(&app, &headers, Scope::DeleteSubjectData).await?;
-    let me = reader_org(&app, &r)?;
+    let me = r.org(&app)?;
     let h = retention::release_hold(&app, &id, &r.key_id, &me).await?;
     Ok(r.decorate(json(StatusCode::OK, &hold_view(&app, &h))))
 }

@@ -6,17 +6,10 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde_json::{Value, json};
 
-use super::{AppState, JsonBody, PathId, Reader, json, query_map, reader};
-use crate::audit::record_access;
+use super::{AppState, JsonBody, PathId, json, query_map, reader};
 use crate::auth::Scope;
 use crate::delivery::manage::{self, CreateSink, Replay, UpdateSink};
 use crate::error::ApiError;
-use crate::storage::Org;
-
-fn reader_org(app: &AppState, r: &Reader) -> Result<Org, ApiError> {
-    app.org_by_key(r.org)
-        .ok_or_else(|| ApiError::unauthenticated("the key's organization no longer exists"))
-}
 
 async fn views(
     app: &AppState,
@@ -35,7 +28,7 @@ pub async fn create(
     JsonBody(b): JsonBody<CreateSink>,
 ) -> Result<Response, ApiError> {
     let r = reader(&app, &headers, Scope::ManageSinks).await?;
-    let me = reader_org(&app, &r)?;
+    let me = r.org(&app)?;
     let rec = manage::create(&app, &me, &r.key_id, b).await?;
     let v = views(&app, vec![rec]).await?;
     Ok(r.decorate(json(StatusCode::CREATED, &v[0])))
@@ -49,17 +42,10 @@ pub async fn list(
 ) -> Result<Response, ApiError> {
     let r = reader(&app, &headers, Scope::ManageSinks).await?;
     query_map(q.as_deref().unwrap_or(""), &[])?;
-    let me = reader_org(&app, &r)?;
+    let me = r.org(&app)?;
     let recs = manage::list(&app, &me).await?;
     let data = views(&app, recs).await?;
-    record_access(
-        &app,
-        &me,
-        &r.key_id,
-        "GET /v1/compliance/sinks",
-        Default::default(),
-        Some(data.len()),
-    );
+    r.record(&app, "GET /v1/compliance/sinks", "", Some(data.len()));
     Ok(r.decorate(json(StatusCode::OK, &json!({ "data": data }))))
 }
 
@@ -72,17 +58,10 @@ pub async fn get_one(
 ) -> Result<Response, ApiError> {
     let r = reader(&app, &headers, Scope::ManageSinks).await?;
     query_map(q.as_deref().unwrap_or(""), &[])?;
-    let me = reader_org(&app, &r)?;
+    let me = r.org(&app)?;
     let rec = manage::get(&app, &me, &id).await?;
     let v = views(&app, vec![rec]).await?;
-    record_access(
-        &app,
-        &me,
-        &r.key_id,
-        "GET /v1/compliance/sinks/{id}",
-        Default::default(),
-        Some(1),
-    );
+    r.record(&app, "GET /v1/compliance/sinks/{id}", "", Some(1));
     Ok(r.decorate(json(StatusCode::OK, &v[0])))
 }
 
@@ -94,7 +73,7 @@ pub async fn update(
     JsonBody(b): JsonBody<UpdateSink>,
 ) -> Result<Response, ApiError> {
     let r = reader(&app, &headers, Scope::ManageSinks).await?;
-    let me = reader_org(&app, &r)?;
+    let me = r.org(&app)?;
     let rec = manage::update(&app, &me, &r.key_id, &id, b).await?;
     let v = views(&app, vec![rec]).await?;
     Ok(r.decorate(json(StatusCode::OK, &v[0])))
@@ -125,7 +104,7 @@ async fn set_paused(
     paused: bool,
 ) -> Result<Response, ApiError> {
     let r = reader(&app, &headers, Scope::ManageSinks).await?;
-    let me = reader_org(&app, &r)?;
+    let me = r.org(&app)?;
     let rec = manage::set_paused(&app, &me, &r.key_id, &id, paused).await?;
     let v = views(&app, vec![rec]).await?;
     Ok(r.decorate(json(StatusCode::OK, &v[0])))
@@ -139,7 +118,7 @@ pub async fn replay(
     JsonBody(b): JsonBody<Replay>,
 ) -> Result<Response, ApiError> {
     let r = reader(&app, &headers, Scope::ManageSinks).await?;
-    let me = reader_org(&app, &r)?;
+    let me = r.org(&app)?;
     let rec = manage::replay(&app, &me, &r.key_id, &id, b).await?;
     let v = views(&app, vec![rec]).await?;
     Ok(r.decorate(json(StatusCode::OK, &v[0])))
@@ -152,7 +131,7 @@ pub async fn delete(
     PathId(id): PathId,
 ) -> Result<Response, ApiError> {
     let r = reader(&app, &headers, Scope::ManageSinks).await?;
-    let me = reader_org(&app, &r)?;
+    let me = r.org(&app)?;
     let rec = manage::delete(&app, &me, &r.key_id, &id).await?;
     Ok(r.decorate(json(
         StatusCode::OK,

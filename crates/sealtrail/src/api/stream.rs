@@ -22,11 +22,10 @@ use tokio_stream::wrappers::ReceiverStream;
 
 use super::{AppState, reader};
 use crate::app::App;
-use crate::audit::record_access;
 use crate::auth::Scope;
 use crate::error::ApiError;
 use crate::feed::params::FeedParams;
-use crate::feed::{build_query, filters_echo, ocsf, render, resolve_orgs};
+use crate::feed::{build_query, ocsf, render, resolve_orgs};
 use crate::ids::ActivityId;
 use crate::storage::{OrgKey, Scan};
 
@@ -76,17 +75,7 @@ pub async fn stream(
         Some(id) => id.gseq(),
         None => *committed.borrow_and_update(),
     };
-    if let Some(org) = app.org_by_key(r.org) {
-        let filters = filters_echo(&q, &app.master, &org.id);
-        record_access(
-            &app,
-            &org,
-            &r.key_id,
-            "GET /v1/compliance/activities/stream",
-            filters,
-            None,
-        );
-    }
+    r.record(&app, "GET /v1/compliance/activities/stream", &q, None);
     let (tx, rx) = mpsc::channel::<Result<Event, Infallible>>(CHUNK);
     tokio::spawn(produce(app.clone(), orgs, p, start, tx, committed));
     let sse = Sse::new(ReceiverStream::new(rx))

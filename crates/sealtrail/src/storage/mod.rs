@@ -13,6 +13,40 @@ use std::sync::Arc;
 
 use sealtrail_tlog::{Frontier, Hash};
 
+/// Checks that stored hashes read for positions `[start, end)` of a log
+/// (leaves, or the subtrees of one level) are exactly one per position, in
+/// order, each 32 bytes: the storage contract every engine's range reads
+/// share, so a missing or extra row is reported the same way everywhere.
+pub fn contiguous_hashes(
+    org: OrgKey,
+    what: &str,
+    start: u64,
+    end: u64,
+    rows: impl IntoIterator<Item = StoreResult<(u64, Vec<u8>)>>,
+) -> StoreResult<Vec<Hash>> {
+    let mut out = Vec::with_capacity(end.saturating_sub(start).min(1 << 16) as usize);
+    for (i, row) in rows.into_iter().enumerate() {
+        let (pos, hash) = row?;
+        let want = start + i as u64;
+        if pos != want {
+            return Err(StoreError::Corrupt(format!(
+                "log of org {org} is missing the {what} at position {want}"
+            )));
+        }
+        out.push(hash.try_into().map_err(|_| {
+            StoreError::Corrupt(format!(
+                "log of org {org}: the {what} at {want} is not 32 bytes"
+            ))
+        })?);
+    }
+    if out.len() as u64 != end.saturating_sub(start) {
+        return Err(StoreError::Corrupt(format!(
+            "log of org {org} is missing {what}s in [{start}, {end})"
+        )));
+    }
+    Ok(out)
+}
+
 /// An organization's internal numeric key; never shown to clients.
 pub type OrgKey = i64;
 

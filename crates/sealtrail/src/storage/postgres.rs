@@ -1679,23 +1679,14 @@ impl Storage for PgStore {
                     &[&org, &s, &e],
                 )
                 .await?;
-            let mut out = Vec::with_capacity(rows.len());
-            for (i, r) in rows.iter().enumerate() {
-                let seq: i64 = get(r, 0)?;
-                if seq != s + i as i64 {
-                    return Err(StoreError::Corrupt(format!(
-                        "log of org {org} is missing the leaf at sequence {}",
-                        s + i as i64
-                    )));
-                }
-                out.push(hash_of(get(r, 1)?)?);
-            }
-            if (out.len() as u64) != end.saturating_sub(start) {
-                return Err(StoreError::Corrupt(format!(
-                    "log of org {org} is missing leaves in [{start}, {end})"
-                )));
-            }
-            Ok(out)
+            contiguous_hashes(
+                org,
+                "leaf",
+                start,
+                end,
+                rows.iter()
+                    .map(|r| Ok((to_u64(get::<i64>(r, 0)?)?, get::<Vec<u8>>(r, 1)?))),
+            )
         })
     }
 
@@ -1722,23 +1713,14 @@ impl Storage for PgStore {
                     &[&org, &l, &s, &e],
                 )
                 .await?;
-            let mut out = Vec::with_capacity(rows.len());
-            for (i, r) in rows.iter().enumerate() {
-                let idx: i64 = get(r, 0)?;
-                if idx != s + i as i64 {
-                    return Err(StoreError::Corrupt(format!(
-                        "log of org {org} is missing the level-{level} node {}",
-                        s + i as i64
-                    )));
-                }
-                out.push(hash_of(get(r, 1)?)?);
-            }
-            if out.len() as u64 != end.saturating_sub(start) {
-                return Err(StoreError::Corrupt(format!(
-                    "log of org {org} is missing level-{level} nodes in [{start}, {end})"
-                )));
-            }
-            Ok(out)
+            contiguous_hashes(
+                org,
+                &format!("level-{level} node"),
+                start,
+                end,
+                rows.iter()
+                    .map(|r| Ok((to_u64(get::<i64>(r, 0)?)?, get::<Vec<u8>>(r, 1)?))),
+            )
         })
     }
 

@@ -1060,23 +1060,13 @@ impl Storage for SqliteStore {
                     Ok((r.get::<_, i64>(0)? as u64, r.get::<_, Vec<u8>>(1)?))
                 })
                 .map_err(eng)?;
-            let mut out = Vec::with_capacity((end.saturating_sub(start)) as usize);
-            for (i, row) in rows.enumerate() {
-                let (seq, leaf) = row.map_err(eng)?;
-                if seq != start + i as u64 {
-                    return Err(StoreError::Corrupt(format!(
-                        "log of org {org} is missing the leaf at sequence {}",
-                        start + i as u64
-                    )));
-                }
-                out.push(hash_of(leaf)?);
-            }
-            if (out.len() as u64) != end.saturating_sub(start) {
-                return Err(StoreError::Corrupt(format!(
-                    "log of org {org} is missing leaves in [{start}, {end})"
-                )));
-            }
-            Ok(out)
+            contiguous_hashes(
+                org,
+                "leaf",
+                start,
+                end,
+                rows.map(|r| r.map_err(eng)),
+            )
         })
     }
 
@@ -1107,23 +1097,13 @@ impl Storage for SqliteStore {
                     Ok((r.get::<_, i64>(0)? as u64, r.get::<_, Vec<u8>>(1)?))
                 })
                 .map_err(eng)?;
-            let mut out = Vec::new();
-            for (i, row) in rows.enumerate() {
-                let (idx, h) = row.map_err(eng)?;
-                if idx != start + i as u64 {
-                    return Err(StoreError::Corrupt(format!(
-                        "log of org {org} is missing the level-{level} node {}",
-                        start + i as u64
-                    )));
-                }
-                out.push(hash_of(h)?);
-            }
-            if out.len() as u64 != end.saturating_sub(start) {
-                return Err(StoreError::Corrupt(format!(
-                    "log of org {org} is missing level-{level} nodes in [{start}, {end})"
-                )));
-            }
-            Ok(out)
+            contiguous_hashes(
+                org,
+                &format!("level-{level} node"),
+                start,
+                end,
+                rows.map(|r| r.map_err(eng)),
+            )
         })
     }
 
