@@ -24,7 +24,7 @@ pub struct Running {
 
 impl Running {
     /// Stops accepting, lets in-flight requests finish, signs a final
-    /// round of checkpoints.
+    /// round of checkpoints and writes every record already queued.
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
         let _ = self.task.await;
@@ -61,6 +61,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     ));
     let mut srv_stop = stop_rx.clone();
     let stop_after = stop_tx.clone();
+    let flush_app = app.clone();
     let task = tokio::spawn(async move {
         let shutdown = async move {
             tokio::select! {
@@ -74,10 +75,19 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         {
             tracing::error!(error = %e, "server error");
         }
+        // Records queued by the last requests are written before the
+        // final checkpoints are signed.
+        if let Err(e) = flush_app.sequencer.flush().await {
+            tracing::warn!(error = %e, "could not write the last queued records");
+        }
         let _ = stop_after.send(true);
         let _ = checkpointer.await;
         let _ = pruner.await;
         let _ = delivery.await;
+        // And whatever the background tasks queued while stopping.
+        if let Err(e) = flush_app.sequencer.flush().await {
+            tracing::warn!(error = %e, "could not write the last queued records");
+        }
     });
     Ok(Running {
         addr,

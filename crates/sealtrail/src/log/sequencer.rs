@@ -320,6 +320,13 @@ impl Sequencer {
         }
     }
 
+    /// Waits until every job queued before this call is durable (jobs
+    /// commit in the order they were queued). Shutdown calls it so that
+    /// records queued by the last requests are written before it returns.
+    pub async fn flush(&self) -> Result<(), StoreError> {
+        self.run(|_| ()).await
+    }
+
     /// The highest committed global sequence; changes after every commit.
     pub fn committed(&self) -> watch::Receiver<u64> {
         self.committed.clone()
