@@ -69,7 +69,11 @@ CREATE TABLE IF NOT EXISTS events(
 CREATE UNIQUE INDEX IF NOT EXISTS events_org_seq ON events(org, seq);
 CREATE INDEX IF NOT EXISTS events_tree ON events(tree, gseq);
 CREATE INDEX IF NOT EXISTS events_actor ON events(tree, actor_id, gseq) WHERE actor_id IS NOT NULL;
-CREATE INDEX IF NOT EXISTS events_created ON events(tree, created_ms);
+DROP INDEX IF EXISTS events_created;
+CREATE INDEX IF NOT EXISTS events_created_at ON events(tree, created_ms, org);
+CREATE INDEX IF NOT EXISTS events_type ON events(tree, type, gseq);
+CREATE INDEX IF NOT EXISTS events_email ON events(tree, actor_email_bi, gseq)
+  WHERE actor_email_bi IS NOT NULL;
 CREATE UNIQUE INDEX IF NOT EXISTS events_source ON events(org, product, source_event_id)
   WHERE source_event_id IS NOT NULL;
 CREATE TABLE IF NOT EXISTS nodes(
@@ -810,16 +814,19 @@ fn push_type_terms(sql: &mut String, args: &mut Vec<rusqlite::types::Value>, pat
     for p in pats {
         match p {
             TypePattern::All => terms.push("1".to_string()),
+            // `+type`: a type term filters rows; it never chooses the scan
+            // (only an explicit per-type branch uses the type index, see
+            // `Driver`), so a wide prefix never turns into a sort.
             TypePattern::Exact(t) => {
-                terms.push("type = ?".into());
+                terms.push("+type = ?".into());
                 args.push(t.clone().into());
             }
             TypePattern::Prefix(pre) => {
-                // `pre` ends with '.', whose successor is '/': a range scan.
+                // `pre` ends with '.', whose successor is '/': a range.
                 let mut hi = pre.clone();
                 hi.pop();
                 hi.push('/');
-                terms.push("(type >= ? AND type < ?)".into());
+                terms.push("(+type >= ? AND +type < ?)".into());
                 args.push(pre.clone().into());
                 args.push(hi.into());
             }
@@ -852,55 +859,183 @@ fn push_in<T: Clone + Into<rusqlite::types::Value>>(
     sql.push(')');
 }
 
-/// Builds the SQL of a feed query. Kept separate so its shape can be tested.
-fn query_sql(q: &EventQuery) -> (String, Vec<rusqlite::types::Value>) {
-    let mut sql = format!("SELECT {EVENT_COLS} FROM events WHERE 1");
-    let mut args: Vec<rusqlite::types::Value> = Vec::new();
-    push_in(&mut sql, &mut args, "tree", &q.trees);
-    push_in(&mut sql, &mut args, "org", &q.orgs);
-    if !q.types.is_empty() {
+/// How a feed query reaches its rows. SQLite answers `ORDER BY gseq LIMIT n`
+/// from an index only when every column before `gseq` in it is fixed by an
+/// equality; an `IN` list, or a range on another column, makes it scan the
+/// whole tree by `gseq` and test each row (hundreds of milliseconds over a
+/// million events for a rare value). So a query with a selective filter is
+/// split into one branch per (tree, value), each an ordered, limited range
+/// of its index, and the branches are merged by `gseq`.
+#[derive(Debug, PartialEq, Eq)]
+enum Driver {
+    /// No selective filter: scan the tree by `gseq`.
+    Scan,
+    /// One branch per (tree, value) over `index(tree, column, gseq)`.
+    Column {
+        index: &'static str,
+        column: &'static str,
+    },
+    /// A `created_at` window closed on both sides: one branch per tree
+    /// over `events_created_at(tree, created_ms, org)`, whose entries carry
+    /// `gseq` (the rowid), keeping the newest `limit` of the window. Its
+    /// cost follows the window's size, not the log's.
+    Created,
+}
+
+/// The most branches a query is split into; past it, a scan is cheaper to
+/// plan and no worse to run.
+const MAX_BRANCHES: usize = 64;
+
+fn driver(q: &EventQuery) -> Driver {
+    let branches = |n: usize| n > 0 && n * q.trees.len() <= MAX_BRANCHES;
+    if q.trees.is_empty() {
+        return Driver::Scan;
+    }
+    if branches(q.actor_ids.len()) {
+        return Driver::Column {
+            index: "events_actor",
+            column: "actor_id",
+        };
+    }
+    if branches(q.actor_email_bis.len()) {
+        return Driver::Column {
+            index: "events_email",
+            column: "actor_email_bi",
+        };
+    }
+    let all_exact = q.types.iter().all(|t| matches!(t, TypePattern::Exact(_)));
+    if all_exact && branches(q.types.len()) {
+        return Driver::Column {
+            index: "events_type",
+            column: "type",
+        };
+    }
+    if q.created_from.is_some() && q.created_until.is_some() {
+        return Driver::Created;
+    }
+    Driver::Scan
+}
+
+/// Appends every filter of `q` but the tree (and `skip`, the driving
+/// column, which each branch fixes itself).
+fn push_filters(
+    sql: &mut String,
+    args: &mut Vec<rusqlite::types::Value>,
+    q: &EventQuery,
+    skip: Option<&str>,
+) {
+    push_in(sql, args, "org", &q.orgs);
+    if !q.types.is_empty() && skip != Some("type") {
         sql.push_str(" AND ");
-        push_type_terms(&mut sql, &mut args, &q.types);
+        push_type_terms(sql, args, &q.types);
     }
     if !q.exclude_types.is_empty() {
         sql.push_str(" AND NOT ");
-        push_type_terms(&mut sql, &mut args, &q.exclude_types);
+        push_type_terms(sql, args, &q.exclude_types);
     }
-    push_in(&mut sql, &mut args, "actor_id", &q.actor_ids);
-    push_in(&mut sql, &mut args, "actor_email_bi", &q.actor_email_bis);
-    push_in(&mut sql, &mut args, "api_key_id", &q.api_key_ids);
-    push_in(&mut sql, &mut args, "target_id", &q.target_ids);
-    push_in(&mut sql, &mut args, "category", &q.categories);
-    push_in(&mut sql, &mut args, "product", &q.products);
-    push_in(&mut sql, &mut args, "ip_bi", &q.ip_bis);
+    if skip != Some("actor_id") {
+        push_in(sql, args, "+actor_id", &q.actor_ids);
+    }
+    if skip != Some("actor_email_bi") {
+        push_in(sql, args, "+actor_email_bi", &q.actor_email_bis);
+    }
+    push_in(sql, args, "api_key_id", &q.api_key_ids);
+    push_in(sql, args, "target_id", &q.target_ids);
+    push_in(sql, args, "category", &q.categories);
+    push_in(sql, args, "product", &q.products);
+    push_in(sql, args, "ip_bi", &q.ip_bis);
     if let Some(o) = &q.outcome {
         sql.push_str(" AND outcome = ?");
         args.push(o.clone().into());
     }
     if let Some(t) = q.created_from {
-        sql.push_str(" AND created_ms >= ?");
+        sql.push_str(" AND +created_ms >= ?");
         args.push(t.into());
     }
     if let Some(t) = q.created_until {
-        sql.push_str(" AND created_ms < ?");
+        sql.push_str(" AND +created_ms < ?");
         args.push(t.into());
     }
-    let desc = q.scan != Some(Scan::Asc);
     if let Some(g) = q.cursor_gseq {
-        sql.push_str(if desc {
+        sql.push_str(if q.scan != Some(Scan::Asc) {
             " AND gseq < ?"
         } else {
             " AND gseq > ?"
         });
         args.push((g as i64).into());
     }
-    sql.push_str(if desc {
-        " ORDER BY gseq DESC"
+}
+
+fn push_order_limit(sql: &mut String, args: &mut Vec<rusqlite::types::Value>, q: &EventQuery) {
+    sql.push_str(if q.scan != Some(Scan::Asc) {
+        " ORDER BY gseq DESC LIMIT ?"
     } else {
-        " ORDER BY gseq ASC"
+        " ORDER BY gseq ASC LIMIT ?"
     });
-    sql.push_str(" LIMIT ?");
     args.push((q.limit as i64).into());
+}
+
+/// Builds the SQL of a feed query. Kept separate so its shape can be tested.
+fn query_sql(q: &EventQuery) -> (String, Vec<rusqlite::types::Value>) {
+    let mut args: Vec<rusqlite::types::Value> = Vec::new();
+    let driver = driver(q);
+    if driver == Driver::Scan {
+        let mut sql = format!("SELECT {EVENT_COLS} FROM events WHERE 1");
+        push_in(&mut sql, &mut args, "tree", &q.trees);
+        push_filters(&mut sql, &mut args, q, None);
+        push_order_limit(&mut sql, &mut args, q);
+        return (sql, args);
+    }
+    let values: Vec<rusqlite::types::Value> = match driver {
+        Driver::Column { column, .. } => match column {
+            "actor_id" => q.actor_ids.iter().map(|v| v.clone().into()).collect(),
+            "actor_email_bi" => q.actor_email_bis.iter().map(|v| v.clone().into()).collect(),
+            _ => q
+                .types
+                .iter()
+                .filter_map(|t| match t {
+                    TypePattern::Exact(t) => Some(t.clone().into()),
+                    _ => None,
+                })
+                .collect(),
+        },
+        _ => vec![rusqlite::types::Value::Null],
+    };
+    let mut branches = Vec::new();
+    for tree in &q.trees {
+        for v in &values {
+            let mut b = String::from("SELECT gseq FROM (SELECT gseq FROM events ");
+            match driver {
+                Driver::Column { index, column } => {
+                    b.push_str(&format!(
+                        "INDEXED BY {index} WHERE tree = ? AND {column} = ?"
+                    ));
+                    args.push((*tree).into());
+                    args.push(v.clone());
+                    push_filters(&mut b, &mut args, q, Some(column));
+                }
+                _ => {
+                    // The window's bounds are the index range; `+created_ms`
+                    // (in the filters) repeats them as a plain test.
+                    b.push_str(
+                        "INDEXED BY events_created_at WHERE tree = ? AND created_ms >= ? AND created_ms < ?",
+                    );
+                    args.push((*tree).into());
+                    args.push(q.created_from.unwrap_or(i64::MIN).into());
+                    args.push(q.created_until.unwrap_or(i64::MAX).into());
+                    push_filters(&mut b, &mut args, q, None);
+                }
+            }
+            push_order_limit(&mut b, &mut args, q);
+            b.push(')');
+            branches.push(b);
+        }
+    }
+    let mut sql = format!(
+        "SELECT {EVENT_COLS} FROM events WHERE gseq IN ({})",
+        branches.join(" UNION ALL ")
+    );
+    push_order_limit(&mut sql, &mut args, q);
     (sql, args)
 }
 
