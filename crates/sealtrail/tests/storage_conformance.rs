@@ -765,6 +765,9 @@ async fn random_queries_match_a_brute_force_filter() {
         ];
         let emails = ["a@x.com", "b@x.com", "c@y.org"];
         let base_s = 1_768_039_200i64;
+        // Six hours: windows from seconds to hours, planned as a few
+        // window buckets or as one range.
+        const SPAN: i64 = 6 * 3600;
         let mut rng = StdRng::seed_from_u64(20261204);
         // (gseq, org index, type, actor id, email index, created ms)
         let mut model: Vec<(u64, usize, &str, String, Option<usize>, i64)> = Vec::new();
@@ -779,7 +782,7 @@ async fn random_queries_match_a_brute_force_filter() {
                 let email = rng
                     .random_bool(0.7)
                     .then(|| rng.random_range(0..emails.len()));
-                let secs = rng.random_range(0..3600i64);
+                let secs = rng.random_range(0..SPAN);
                 let mut e = ev(&org.id, ty);
                 e["actor"]["id"] = json!(actor);
                 if let Some(ei) = email {
@@ -855,13 +858,17 @@ async fn random_queries_match_a_brute_force_filter() {
             }
             match rng.random_range(0..4) {
                 0 => {
-                    let a = rng.random_range(0..3600i64);
-                    let b = rng.random_range(a..3601);
+                    let a = rng.random_range(0..SPAN);
+                    let b = if rng.random_bool(0.5) {
+                        rng.random_range(a..(a + 600).min(SPAN + 1))
+                    } else {
+                        rng.random_range(a..SPAN + 1)
+                    };
                     qy.created_from = Some((base_s + a) * 1000);
                     qy.created_until = Some((base_s + b) * 1000);
                 }
-                1 => qy.created_from = Some((base_s + rng.random_range(0..3600i64)) * 1000),
-                2 => qy.created_until = Some((base_s + rng.random_range(0..3600i64)) * 1000),
+                1 => qy.created_from = Some((base_s + rng.random_range(0..SPAN)) * 1000),
+                2 => qy.created_until = Some((base_s + rng.random_range(0..SPAN)) * 1000),
                 _ => {}
             }
             if rng.random_bool(0.3) {

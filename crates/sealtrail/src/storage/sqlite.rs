@@ -70,7 +70,8 @@ CREATE UNIQUE INDEX IF NOT EXISTS events_org_seq ON events(org, seq);
 CREATE INDEX IF NOT EXISTS events_tree ON events(tree, gseq);
 CREATE INDEX IF NOT EXISTS events_actor ON events(tree, actor_id, gseq) WHERE actor_id IS NOT NULL;
 DROP INDEX IF EXISTS events_created;
-CREATE INDEX IF NOT EXISTS events_created_at ON events(tree, created_ms, org);
+CREATE INDEX IF NOT EXISTS events_created_at
+  ON events(tree, (created_ms >> 18), gseq, created_ms, org);
 CREATE INDEX IF NOT EXISTS events_type ON events(tree, type, gseq);
 CREATE INDEX IF NOT EXISTS events_email ON events(tree, actor_email_bi, gseq)
   WHERE actor_email_bi IS NOT NULL;
@@ -875,12 +876,19 @@ enum Driver {
         index: &'static str,
         column: &'static str,
     },
-    /// A `created_at` window closed on both sides: one branch per tree
-    /// over `events_created_at(tree, created_ms, org)`, whose entries carry
-    /// `gseq` (the rowid), keeping the newest `limit` of the window. Its
-    /// cost follows the window's size, not the log's.
+    /// A `created_at` window closed on both sides, over
+    /// `events_created_at(tree, created_ms >> 18, gseq, created_ms, org)`:
+    /// the window's buckets of 2^18 ms (about 4.4 minutes) are each an
+    /// ordered `gseq` range, so a window of up to [`MAX_BRANCHES`] buckets
+    /// is one branch per (tree, bucket) and reads about `limit` entries per
+    /// bucket plus the two partial buckets at its edges. A longer window is
+    /// one branch per tree over the bucket range, whose cost follows the
+    /// window's size, not the log's.
     Created,
 }
+
+/// `created_ms >> CREATED_BUCKET_SHIFT` is a row's window bucket.
+const CREATED_BUCKET_SHIFT: u32 = 18;
 
 /// The most branches a query is split into; past it, a scan is cheaper to
 /// plan and no worse to run.
@@ -910,7 +918,9 @@ fn driver(q: &EventQuery) -> Driver {
             column: "type",
         };
     }
-    if q.created_from.is_some() && q.created_until.is_some() {
+    if let (Some(from), Some(_)) = (q.created_from, q.created_until)
+        && from >= 0
+    {
         return Driver::Created;
     }
     Driver::Scan
@@ -986,20 +996,43 @@ fn query_sql(q: &EventQuery) -> (String, Vec<rusqlite::types::Value>) {
         push_order_limit(&mut sql, &mut args, q);
         return (sql, args);
     }
-    let values: Vec<rusqlite::types::Value> = match driver {
+    // Each branch's values: the driving column's value, or a window
+    // bucket, or a range of buckets.
+    let values: Vec<Vec<rusqlite::types::Value>> = match driver {
         Driver::Column { column, .. } => match column {
-            "actor_id" => q.actor_ids.iter().map(|v| v.clone().into()).collect(),
-            "actor_email_bi" => q.actor_email_bis.iter().map(|v| v.clone().into()).collect(),
+            "actor_id" => q.actor_ids.iter().map(|v| vec![v.clone().into()]).collect(),
+            "actor_email_bi" => q
+                .actor_email_bis
+                .iter()
+                .map(|v| vec![v.clone().into()])
+                .collect(),
             _ => q
                 .types
                 .iter()
                 .filter_map(|t| match t {
-                    TypePattern::Exact(t) => Some(t.clone().into()),
+                    TypePattern::Exact(t) => Some(vec![t.clone().into()]),
                     _ => None,
                 })
                 .collect(),
         },
-        _ => vec![rusqlite::types::Value::Null],
+        _ => {
+            let from = q.created_from.unwrap_or(0);
+            let until = q.created_until.unwrap_or(0);
+            if until <= from {
+                // An empty window.
+                return (format!("SELECT {EVENT_COLS} FROM events WHERE 0"), args);
+            }
+            let (lo, hi) = (
+                from >> CREATED_BUCKET_SHIFT,
+                (until - 1) >> CREATED_BUCKET_SHIFT,
+            );
+            let n = usize::try_from(hi - lo + 1).unwrap_or(usize::MAX);
+            if n.saturating_mul(q.trees.len()) <= MAX_BRANCHES {
+                (lo..=hi).map(|b| vec![b.into()]).collect()
+            } else {
+                vec![vec![lo.into(), hi.into()]]
+            }
+        }
     };
     let mut branches = Vec::new();
     for tree in &q.trees {
@@ -1011,18 +1044,18 @@ fn query_sql(q: &EventQuery) -> (String, Vec<rusqlite::types::Value>) {
                         "INDEXED BY {index} WHERE tree = ? AND {column} = ?"
                     ));
                     args.push((*tree).into());
-                    args.push(v.clone());
+                    args.extend(v.iter().cloned());
                     push_filters(&mut b, &mut args, q, Some(column));
                 }
                 _ => {
-                    // The window's bounds are the index range; `+created_ms`
-                    // (in the filters) repeats them as a plain test.
-                    b.push_str(
-                        "INDEXED BY events_created_at WHERE tree = ? AND created_ms >= ? AND created_ms < ?",
-                    );
+                    // The bucket (or bucket range) is the index range; the
+                    // window's exact bounds are tested by the filters.
+                    b.push_str(&format!(
+                        "INDEXED BY events_created_at WHERE tree = ? AND (created_ms >> {CREATED_BUCKET_SHIFT}) {}",
+                        if v.len() == 1 { "= ?" } else { "BETWEEN ? AND ?" }
+                    ));
                     args.push((*tree).into());
-                    args.push(q.created_from.unwrap_or(i64::MIN).into());
-                    args.push(q.created_until.unwrap_or(i64::MAX).into());
+                    args.extend(v.iter().cloned());
                     push_filters(&mut b, &mut args, q, None);
                 }
             }
