@@ -44,6 +44,8 @@ pub struct App {
     pub bootstrap_operator_token: Option<String>,
     /// Wakes delivery workers when a sink changes.
     pub sinks: crate::delivery::Hub,
+    /// Stored key records by id (`auth::KeyCache`).
+    pub keys: Arc<crate::auth::KeyCache>,
 }
 
 /// Shared handle.
@@ -83,6 +85,21 @@ impl App {
         let signer = SignerKeys::load_or_create(&config.data_dir, &config.log_name)?;
         let registry = Arc::new(RwLock::new(Registry::new(store.orgs()?)));
         let metrics = Arc::new(Metrics::default());
+        let keys = Arc::new(crate::auth::KeyCache::new(
+            crate::auth::KEY_CACHE_ENTRIES,
+            true,
+            metrics.key_cache.clone(),
+        ));
+        // Before the sequencer subscribes, so the caches hear the first
+        // resynchronisation of a shared store.
+        crate::cache::follow(store.as_ref(), {
+            let (k1, k2) = (keys.clone(), keys.clone());
+            crate::cache::Followed {
+                on_keys: vec![Box::new(move || k1.cache().clear())],
+                on_subjects: vec![],
+                set_live: vec![Box::new(move |live| k2.cache().set_live(live))],
+            }
+        });
         crate::log::fsck::startup_check(store.as_ref(), &signer.verifiers(), &config.log_name)?;
         crate::log::proofs::check_heads(store.as_ref(), &registry)?;
         let sequencer = Sequencer::start(
@@ -107,6 +124,7 @@ impl App {
             metrics,
             bootstrap_operator_token,
             sinks: crate::delivery::Hub::default(),
+            keys,
         })
     }
 
