@@ -46,6 +46,8 @@ pub struct App {
     pub sinks: crate::delivery::Hub,
     /// Stored key records by id (`auth::KeyCache`).
     pub keys: Arc<crate::auth::KeyCache>,
+    /// Complete proof tiles (`log::proofs::TileCache`).
+    pub tiles: crate::log::proofs::TileCache,
 }
 
 /// Shared handle.
@@ -90,6 +92,10 @@ impl App {
             true,
             metrics.key_cache.clone(),
         ));
+        let tiles = crate::log::proofs::TileCache::new(
+            crate::log::proofs::TILE_CACHE_TILES,
+            metrics.tile_cache.clone(),
+        );
         // Before the sequencer subscribes, so the caches hear the first
         // resynchronisation of a shared store.
         crate::cache::follow(store.as_ref(), {
@@ -125,6 +131,7 @@ impl App {
             bootstrap_operator_token,
             sinks: crate::delivery::Hub::default(),
             keys,
+            tiles,
         })
     }
 
