@@ -159,7 +159,7 @@ pub fn subtree_hash_in(
             let t = tiles.tile(store, org, base, tile)?;
             // Rows of 256, 128, … hashes: row `shift` starts after the
             // 512 - 512 / 2^shift hashes below it.
-            let offset = (2 * TILE_WIDTH - (2 * TILE_WIDTH >> shift)) as usize;
+            let offset = (2 * TILE_WIDTH - ((2 * TILE_WIDTH) >> shift)) as usize;
             let pos = (index - (tile << per_tile)) as usize;
             return t.get(offset + pos).copied().ok_or_else(|| {
                 StoreError::Corrupt(format!("tile ({base}, {tile}) of org {org} is short"))
