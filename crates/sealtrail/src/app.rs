@@ -44,6 +44,12 @@ pub struct App {
     pub bootstrap_operator_token: Option<String>,
     /// Wakes delivery workers when a sink changes.
     pub sinks: crate::delivery::Hub,
+    /// Stored key records by id (`auth::KeyCache`).
+    pub keys: Arc<crate::auth::KeyCache>,
+    /// Unwrapped subject keys (`privacy::keycache`).
+    pub subject_keys: Arc<crate::privacy::keycache::SubjectKeyCache>,
+    /// Complete proof tiles (`log::proofs::TileCache`).
+    pub tiles: crate::log::proofs::TileCache,
 }
 
 /// Shared handle.
@@ -83,6 +89,34 @@ impl App {
         let signer = SignerKeys::load_or_create(&config.data_dir, &config.log_name)?;
         let registry = Arc::new(RwLock::new(Registry::new(store.orgs()?)));
         let metrics = Arc::new(Metrics::default());
+        let keys = Arc::new(crate::auth::KeyCache::new(
+            crate::auth::KEY_CACHE_ENTRIES,
+            true,
+            metrics.key_cache.clone(),
+        ));
+        let tiles = crate::log::proofs::TileCache::new(
+            crate::log::proofs::TILE_CACHE_TILES,
+            metrics.tile_cache.clone(),
+        );
+        let subject_keys = Arc::new(crate::privacy::keycache::SubjectKeyCache::new(
+            crate::privacy::keycache::SUBJECT_KEY_CACHE_ENTRIES,
+            true,
+            metrics.subject_key_cache.clone(),
+        ));
+        // Before the sequencer subscribes, so the caches hear the first
+        // resynchronisation of a shared store.
+        crate::cache::follow(store.as_ref(), {
+            let (k1, k2) = (keys.clone(), keys.clone());
+            let (s1, s2) = (subject_keys.clone(), subject_keys.clone());
+            crate::cache::Followed {
+                on_keys: vec![Box::new(move || k1.cache().clear())],
+                on_subjects: vec![Box::new(move || s1.cache().clear())],
+                set_live: vec![
+                    Box::new(move |live| k2.cache().set_live(live)),
+                    Box::new(move |live| s2.cache().set_live(live)),
+                ],
+            }
+        });
         crate::log::fsck::startup_check(store.as_ref(), &signer.verifiers(), &config.log_name)?;
         crate::log::proofs::check_heads(store.as_ref(), &registry)?;
         let sequencer = Sequencer::start(
@@ -107,6 +141,9 @@ impl App {
             metrics,
             bootstrap_operator_token,
             sinks: crate::delivery::Hub::default(),
+            keys,
+            subject_keys,
+            tiles,
         })
     }
 

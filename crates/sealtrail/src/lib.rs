@@ -8,6 +8,7 @@ pub mod audit;
 pub mod auth;
 pub mod bench;
 pub mod bundle;
+pub mod cache;
 pub mod cli;
 pub mod config;
 pub mod delivery;

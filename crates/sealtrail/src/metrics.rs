@@ -2,8 +2,8 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// A monotonically increasing count.
@@ -23,6 +23,15 @@ impl Counter {
     pub fn get(&self) -> u64 {
         self.0.load(Ordering::Relaxed)
     }
+}
+
+/// Hits and misses of one in-memory cache.
+#[derive(Default, Debug)]
+pub struct CacheStats {
+    /// Lookups answered from memory.
+    pub hits: Counter,
+    /// Lookups that went to storage.
+    pub misses: Counter,
 }
 
 /// A histogram with fixed upper bounds.
@@ -112,6 +121,12 @@ pub struct Metrics {
     pub sink_events_delivered: Counter,
     /// Sends to sink destinations that failed (and will be retried).
     pub sink_send_failures: Counter,
+    /// The API key cache (`auth::KeyCache`).
+    pub key_cache: Arc<CacheStats>,
+    /// The proof tile cache (`log::proofs::TileCache`).
+    pub tile_cache: Arc<CacheStats>,
+    /// The unwrapped subject key cache (`privacy::keycache`).
+    pub subject_key_cache: Arc<CacheStats>,
 }
 
 impl Default for Metrics {
@@ -130,6 +145,9 @@ impl Default for Metrics {
             audit_records: Counter::default(),
             sink_events_delivered: Counter::default(),
             sink_send_failures: Counter::default(),
+            key_cache: Arc::default(),
+            tile_cache: Arc::default(),
+            subject_key_cache: Arc::default(),
         }
     }
 }
@@ -256,6 +274,22 @@ impl Metrics {
             "Sends to sink destinations that failed and will be retried.",
             self.sink_send_failures.get(),
         );
+        let _ = writeln!(
+            out,
+            "# HELP sealtrail_cache_lookups_total Lookups of in-memory caches by cache and result.\n# TYPE sealtrail_cache_lookups_total counter"
+        );
+        for (name, c) in [
+            ("api_keys", &self.key_cache),
+            ("proof_tiles", &self.tile_cache),
+            ("subject_keys", &self.subject_key_cache),
+        ] {
+            for (result, n) in [("hit", c.hits.get()), ("miss", c.misses.get())] {
+                let _ = writeln!(
+                    out,
+                    "sealtrail_cache_lookups_total{{cache=\"{name}\",result=\"{result}\"}} {n}"
+                );
+            }
+        }
         out
     }
 }

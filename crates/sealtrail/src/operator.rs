@@ -316,7 +316,10 @@ pub async fn revoke_key(app: &App, key_id: &str, by_key: &str) -> Result<KeyReco
     if rec.kind == KeyKind::Operator && rec.id == by_key {
         return Err(ApiError::conflict("an operator key cannot revoke itself"));
     }
-    app.store.revoke_key(key_id, now_ms())?;
+    let revoked = app.store.revoke_key(key_id, now_ms());
+    // Dropped whatever the outcome: the next request reads the stored row.
+    app.keys.forget(key_id);
+    revoked?;
     if rec.kind == KeyKind::Compliance
         && rec.revoked_ms.is_none()
         && let Some(org) = rec.org.and_then(|k| app.org_by_key(k))

@@ -274,6 +274,89 @@ async fn revocation_takes_effect_on_the_next_request() {
     .problem(404, "not_found", None);
 }
 
+/// The `api_keys` cache counters of a server.
+async fn key_cache(s: &Server) -> (f64, f64) {
+    let m = s.metrics().await;
+    (
+        metric(
+            &m,
+            "sealtrail_cache_lookups_total{cache=\"api_keys\",result=\"hit\"}",
+        ),
+        metric(
+            &m,
+            "sealtrail_cache_lookups_total{cache=\"api_keys\",result=\"miss\"}",
+        ),
+    )
+}
+
+#[tokio::test]
+async fn a_cached_key_is_refused_on_the_next_request_after_revocation_on_every_node() {
+    let s = Server::start().await;
+    s.org("acme", None).await;
+    let reader = s.compliance_key("acme", ALL_READ).await;
+    let id = reader.split('.').next().unwrap().to_string();
+    // A second node on a shared store caches the key too.
+    let other = s.join().await;
+    for n in std::iter::once(&s).chain(other.as_ref()) {
+        for _ in 0..3 {
+            n.feed(&reader, "").await.expect(200);
+        }
+        // Up to the first use (or, on a node that joined a shared store,
+        // until it listens for notices) a read goes to storage; then the
+        // record is served from memory.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let (hits0, _) = key_cache(n).await;
+            n.feed(&reader, "").await.expect(200);
+            let (hits1, _) = key_cache(n).await;
+            if hits1 > hits0 {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the key record is never served from the cache"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    // Unknown key ids are not kept.
+    for i in 0..50 {
+        s.feed(&format!("cpk_unknown{i}.secret"), "")
+            .await
+            .problem(401, "unauthenticated", None);
+    }
+    assert!(s.app.keys.cache().len() <= 3, "only real keys are cached");
+
+    s.post(
+        &format!("/v1/operator/keys/{id}/revoke"),
+        Some(&s.operator),
+        &json!({}),
+    )
+    .await
+    .expect(200);
+    let r = s.feed(&reader, "").await;
+    r.problem(401, "unauthenticated", None);
+    assert!(r.body["message"].as_str().unwrap().contains("revoked"));
+
+    if let Some(b) = &other {
+        // The revoking node's notice reaches the other node promptly.
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            let r = b.feed(&reader, "").await;
+            if r.status == 401 {
+                assert!(r.body["message"].as_str().unwrap().contains("revoked"));
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "node B still accepts a key revoked on node A (HTTP {})",
+                r.status
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
 #[tokio::test]
 async fn an_expired_key_is_refused() {
     let s = Server::start().await;

@@ -2,7 +2,9 @@
 //! while every checkpoint and proof still verifies; legal holds block
 //! erasure and pruning; retention prunes bodies and keeps the tree.
 
-use std::time::Duration;
+mod common;
+
+use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -705,4 +707,98 @@ async fn retention_prunes_bodies_and_keeps_the_tree_verifiable() {
             .unwrap()
             >= 301
     );
+}
+
+/// Whether a node holds the unwrapped key of `subject` in organization
+/// `org` in its shared subject-key cache.
+fn holds_key(s: &common::Server, org: &str, subject: &str) -> bool {
+    let key = s.app.org(org).unwrap().key;
+    let sref = s.app.master.subject_ref(org, subject);
+    s.app.subject_keys.cache().get(&(key, sref)).is_some()
+}
+
+fn subject_key_hits(metrics: &str) -> f64 {
+    common::metric(
+        metrics,
+        "sealtrail_cache_lookups_total{cache=\"subject_keys\",result=\"hit\"}",
+    )
+}
+
+#[tokio::test]
+async fn an_erasure_drops_the_cached_subject_key_at_once_and_on_every_node() {
+    let a = common::Server::start().await;
+    a.org("acme", None).await;
+    let ik = a.ingest_key("acme", "platform").await;
+    let ck = a
+        .compliance_key("acme", &["read:activities", "delete:subject_data"])
+        .await;
+    let events: Vec<Value> = (0..3)
+        .map(|i| {
+            json!({
+                "type": "user.login",
+                "created_at": common::now(),
+                "organization_id": "acme",
+                "actor": {"type": "user", "id": "user_cache", "email": "cache@example.com"},
+                "target": {"type": "session", "id": format!("s{i}")},
+            })
+        })
+        .collect();
+    a.ingest_ok(&ik, &events).await;
+    let b = a.join().await;
+    let page = "actor_ids[]=user_cache";
+
+    // Every node renders the email, the second time with the key from
+    // memory.
+    for n in std::iter::once(&a).chain(b.as_ref()) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let before = subject_key_hits(&n.metrics().await);
+            let data = n.feed_all(&ck, page).await;
+            assert_eq!(data.len(), 3);
+            assert!(
+                data.iter()
+                    .all(|e| e["actor"]["email"] == "cache@example.com")
+            );
+            let after = subject_key_hits(&n.metrics().await);
+            if after > before && holds_key(n, "acme", "user_cache") {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the subject key is never served from the cache"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    let r = a
+        .post(
+            "/v1/compliance/erasures",
+            Some(&ck),
+            &json!({"subject": {"id": "user_cache"}}),
+        )
+        .await;
+    assert_eq!(r.expect(201)["keys_destroyed"], 1);
+    // On the erasing node: gone from memory before the answer, and the
+    // next read shows the fields erased.
+    assert!(!holds_key(&a, "acme", "user_cache"));
+    for e in a.feed_all(&ck, page).await {
+        assert_eq!(e["actor"]["email"], Value::Null);
+        assert!(e["erased_fields"].to_string().contains("actor.email"));
+    }
+    if let Some(b) = &b {
+        // The other node drops it promptly too, and shows the erasure.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while holds_key(b, "acme", "user_cache") {
+            assert!(
+                Instant::now() < deadline,
+                "node B still holds a subject key erased on node A"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        for e in b.feed_all(&ck, page).await {
+            assert_eq!(e["actor"]["email"], Value::Null);
+            assert!(e["erased_fields"].to_string().contains("actor.email"));
+        }
+    }
 }

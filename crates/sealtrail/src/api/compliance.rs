@@ -266,7 +266,7 @@ pub async fn inclusion(
                 ev.seq
             )));
         }
-        let proof = proofs::inclusion(a.store.as_ref(), ev.org, ev.seq, tree_size)?;
+        let proof = proofs::inclusion(a.store.as_ref(), &a.tiles, ev.org, ev.seq, tree_size)?;
         let org = a.org_by_key(ev.org).map(|o| o.id).unwrap_or_default();
         Ok(json!({
             "activity_id": id_owned,
@@ -321,7 +321,7 @@ pub async fn consistency(
                 format!("first ({first}) must not exceed second ({second})"),
             ));
         }
-        let proof = proofs::consistency(a.store.as_ref(), key, first, second)?;
+        let proof = proofs::consistency(a.store.as_ref(), &a.tiles, key, first, second)?;
         Ok(json!({
             "organization_id": oid,
             "first": first,

@@ -24,7 +24,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use crate::app::App;
-use crate::auth::{Principal, Scope, authenticate};
+use crate::auth::{Principal, Scope, authenticate, authenticate_cached};
 use crate::error::ApiError;
 use crate::storage::OrgKey;
 
@@ -140,13 +140,29 @@ pub fn token(headers: &HeaderMap) -> Result<&str, ApiError> {
 /// Authenticates a request.
 pub async fn principal(app: &AppState, headers: &HeaderMap) -> Result<Principal, ApiError> {
     let token = token(headers)?.to_string();
+    // A cached key record needs no storage read, so no blocking thread.
+    {
+        let reg = app
+            .registry
+            .read()
+            .map_err(|_| ApiError::unavailable("registry unavailable"))?;
+        if let Some(r) = authenticate_cached(&app.keys, &reg, &token, crate::time::now_ms()) {
+            return r;
+        }
+    }
     let a = app.clone();
     tokio::task::spawn_blocking(move || {
         let reg = a
             .registry
             .read()
             .map_err(|_| ApiError::unavailable("registry unavailable"))?;
-        authenticate(a.store.as_ref(), &reg, &token, crate::time::now_ms())
+        authenticate(
+            a.store.as_ref(),
+            &a.keys,
+            &reg,
+            &token,
+            crate::time::now_ms(),
+        )
     })
     .await
     .map_err(ApiError::internal)?

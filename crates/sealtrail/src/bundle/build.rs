@@ -23,7 +23,7 @@ use crate::feed::params::FeedParams;
 use crate::feed::render::Renderer;
 use crate::ids::ActivityId;
 use crate::log::checkpoint::{origin, sign_org};
-use crate::log::proofs::subtree_hash;
+use crate::log::proofs::subtree_hash_in;
 use crate::storage::{CheckpointRecord, OrgKey, Scan, StoreError, StoredEvent};
 
 /// Rows read per storage query while collecting events.
@@ -61,23 +61,31 @@ struct Subtrees<'a> {
 }
 
 impl Subtrees<'_> {
-    fn get(&mut self, org: OrgKey, level: u32, index: u64) -> Result<Hash, StoreError> {
+    /// A complete subtree of the tree of `size` leaves.
+    fn get(&mut self, org: OrgKey, size: u64, level: u32, index: u64) -> Result<Hash, StoreError> {
         if let Some(h) = self.cache.get(&(org, level, index)) {
             return Ok(*h);
         }
-        let h = subtree_hash(self.app.store.as_ref(), org, level, index)?;
+        let h = subtree_hash_in(
+            self.app.store.as_ref(),
+            &self.app.tiles,
+            org,
+            size,
+            level,
+            index,
+        )?;
         self.cache.insert((org, level, index), h);
         Ok(h)
     }
 
     fn inclusion(&mut self, org: OrgKey, seq: u64, size: u64) -> Result<Vec<String>, ApiError> {
-        let p = inclusion_proof(seq, size, &mut |l, i| self.get(org, l, i))
+        let p = inclusion_proof(seq, size, &mut |l, i| self.get(org, size, l, i))
             .map_err(|e| ApiError::internal(format!("inclusion proof of seq {seq}: {e}")))?;
         Ok(p.iter().map(|h| B64.encode(h)).collect())
     }
 
     fn consistency(&mut self, org: OrgKey, a: u64, b: u64) -> Result<Vec<String>, ApiError> {
-        let p = consistency_proof(a, b, &mut |l, i| self.get(org, l, i))
+        let p = consistency_proof(a, b, &mut |l, i| self.get(org, b, l, i))
             .map_err(|e| ApiError::internal(format!("consistency proof {a}..{b}: {e}")))?;
         Ok(p.iter().map(|h| B64.encode(h)).collect())
     }

@@ -12,14 +12,16 @@ use crate::app::App;
 use crate::error::ApiError;
 use crate::ids::ActivityId;
 use crate::log::entry;
-use crate::privacy::crypto::SecretKey;
+use crate::privacy::keycache::HeldKey;
 use crate::privacy::split::{self, Openings};
 use crate::storage::{OrgKey, StoredEvent};
 
-/// Renders events, caching subject keys for the length of one response.
+/// Renders events. Subject keys come from the shared cache
+/// (`privacy::keycache`); this response also remembers those it found
+/// missing or erased, and drops (zeroes) its copies when it ends.
 pub struct Renderer<'a> {
     app: &'a App,
-    keys: HashMap<(OrgKey, Vec<u8>), Option<SecretKey>>,
+    keys: HashMap<(OrgKey, Vec<u8>), Option<HeldKey>>,
 }
 
 impl<'a> Renderer<'a> {
@@ -31,16 +33,15 @@ impl<'a> Renderer<'a> {
         }
     }
 
-    fn key(&mut self, org: OrgKey, subject: &[u8]) -> Result<Option<SecretKey>, ApiError> {
+    fn key(&mut self, org: OrgKey, subject: &[u8]) -> Result<Option<HeldKey>, ApiError> {
         if let Some(k) = self.keys.get(&(org, subject.to_vec())) {
-            return Ok(*k);
+            return Ok(k.clone());
         }
-        let recs = self.app.store.subject_keys(org, &[subject.to_vec()])?;
-        let k = recs
-            .first()
-            .and_then(|r| r.wrapped.as_ref())
-            .and_then(|w| self.app.master.unwrap_key(subject, w).ok());
-        self.keys.insert((org, subject.to_vec()), k);
+        let k =
+            self.app
+                .subject_keys
+                .get(self.app.store.as_ref(), &self.app.master, org, subject)?;
+        self.keys.insert((org, subject.to_vec()), k.clone());
         Ok(k)
     }
 

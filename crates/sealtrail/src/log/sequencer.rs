@@ -373,6 +373,8 @@ fn follow_other_nodes(
                 Err(e) => tracing::warn!(error = %e, "cannot reload organizations"),
             }
         }
+        // Read caches follow these (`cache::follow`).
+        Change::Keys | Change::Subjects | Change::Resync | Change::Lost => {}
     }));
 }
 

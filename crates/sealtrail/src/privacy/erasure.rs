@@ -267,7 +267,13 @@ pub async fn erase(
             append_own(b, &catalog, &reader_org, &ev)?;
             Ok(rec)
         })
-        .await?;
+        .await;
+    // Before answering (whatever the outcome): a later read on this node
+    // cannot open anything with a key it held before the erasure.
+    for (org, sref) in &refs {
+        app.subject_keys.forget(*org, sref);
+    }
+    let rec = rec?;
     // Old page images of the destroyed key live on in the write-ahead log
     // until it is checkpointed and truncated.
     let store = app.store.clone();

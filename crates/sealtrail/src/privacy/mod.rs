@@ -8,5 +8,6 @@
 
 pub mod crypto;
 pub mod erasure;
+pub mod keycache;
 pub mod retention;
 pub mod split;

@@ -518,6 +518,19 @@ pub enum Change {
     Committed(u64),
     /// Organizations changed: in-memory directories must reload.
     Orgs,
+    /// Credentials changed (a key was revoked): cached key records must be
+    /// dropped.
+    Keys,
+    /// Subject keys were erased: cached unwrapped subject keys must be
+    /// dropped.
+    Subjects,
+    /// This node (re)started listening: notices sent before may have been
+    /// missed, so anything cached must be dropped; from now on notices
+    /// arrive.
+    Resync,
+    /// This node stopped hearing notices (its listening connection was
+    /// lost): until the next [`Change::Resync`] nothing may be cached.
+    Lost,
 }
 
 /// Receives [`Change`]s; called from the engine's own thread, may block.

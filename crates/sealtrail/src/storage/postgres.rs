@@ -12,8 +12,10 @@
 //! and a reader's cursor can never skip an event that commits late with a
 //! smaller `gseq`. Each commit carries a whole batch, so the lock is taken
 //! once per batch, not per event. After commit, `NOTIFY sealtrail_commit`
-//! wakes live streams on every node, and `NOTIFY sealtrail_orgs` makes
-//! every node reload its organization directory.
+//! wakes live streams on every node, `NOTIFY sealtrail_orgs` makes
+//! every node reload its organization directory, and `NOTIFY
+//! sealtrail_subjects` (an erasure) and `NOTIFY sealtrail_keys` (a
+//! revocation) make every node drop what it cached of them.
 //!
 //! Layout: see `postgres/migrations/`. Event bodies are in `events`,
 //! partitioned by month of received time; leaves, subtrees, heads and the
@@ -428,9 +430,11 @@ impl PgStore {
     }
 }
 
-/// Keeps one connection listening for commits and organization changes,
-/// reconnecting after failures. After every (re)connection it announces a
-/// resynchronisation, since notifications sent meanwhile were lost.
+/// Keeps one connection listening for commits, organization, key and
+/// subject-key changes, reconnecting after failures. After every
+/// (re)connection it announces a resynchronisation, since notifications
+/// sent meanwhile were lost, and when the connection ends it announces
+/// [`Change::Lost`], so caches stop serving until the next one.
 async fn listen_loop(url: String, out: std_mpsc::Sender<Change>) {
     loop {
         match tokio_postgres::connect(&url, NoTls).await {
@@ -452,10 +456,16 @@ async fn listen_loop(url: String, out: std_mpsc::Sender<Change>) {
                     }
                 });
                 if client
-                    .batch_execute("LISTEN sealtrail_commit; LISTEN sealtrail_orgs")
+                    .batch_execute(
+                        "LISTEN sealtrail_commit; LISTEN sealtrail_orgs;
+                         LISTEN sealtrail_keys; LISTEN sealtrail_subjects",
+                    )
                     .await
                     .is_ok()
                 {
+                    if out.send(Change::Resync).is_err() {
+                        return;
+                    }
                     let resync = client
                         .query_one("SELECT coalesce(max(gseq), 0) FROM leaves", &[])
                         .await
@@ -477,11 +487,16 @@ async fn listen_loop(url: String, out: std_mpsc::Sender<Change>) {
                                 Err(_) => continue,
                             },
                             "sealtrail_orgs" => Change::Orgs,
+                            "sealtrail_keys" => Change::Keys,
+                            "sealtrail_subjects" => Change::Subjects,
                             _ => continue,
                         };
                         if out.send(ch).is_err() {
                             return;
                         }
+                    }
+                    if out.send(Change::Lost).is_err() {
+                        return;
                     }
                 }
                 driver.abort();
@@ -784,6 +799,9 @@ struct PgTxn<'a> {
     /// The job's savepoint exists in the database.
     sp_open: bool,
     orgs_changed: bool,
+    /// A subject key was erased or envelopes removed: other nodes' caches
+    /// of unwrapped subject keys must drop what they hold.
+    subjects_changed: bool,
 }
 
 impl PgTxn<'_> {
@@ -844,6 +862,9 @@ impl PgTxn<'_> {
         }
         if self.orgs_changed {
             sql.push_str("SELECT pg_notify('sealtrail_orgs', '');");
+        }
+        if self.subjects_changed {
+            sql.push_str("SELECT pg_notify('sealtrail_subjects', '');");
         }
         sql.push_str("COMMIT");
         self.run(|c| async move { c.simple(&sql).await.map(|_| ()) })
@@ -1154,6 +1175,9 @@ impl Txn for PgTxn<'_> {
     }
 
     fn put_subject_key(&mut self, rec: &SubjectKeyRecord) -> StoreResult<()> {
+        if rec.wrapped.is_none() {
+            self.subjects_changed = true;
+        }
         let keys = &mut self.buf.subject_keys;
         keys.retain(|k| !(k.org == rec.org && k.subject == rec.subject));
         keys.push(rec.clone());
@@ -1200,6 +1224,7 @@ impl Txn for PgTxn<'_> {
         clear_actor_index: bool,
     ) -> StoreResult<()> {
         self.prepare_write()?;
+        self.subjects_changed = true;
         let pii = pii.map(<[u8]>::to_vec);
         let subjects = (!subjects.is_empty()).then(|| subjects.to_vec());
         let g = to_i64(gseq)?;
@@ -1515,6 +1540,7 @@ impl Storage for PgStore {
             sp_pending: false,
             sp_open: false,
             orgs_changed: false,
+            subjects_changed: false,
         };
         let res = f(&mut t).and_then(|()| t.commit());
         if res.is_err() {
@@ -1589,8 +1615,12 @@ impl Storage for PgStore {
         let n = self.read(|c| {
             let id = id.clone();
             async move {
+                // The notice commits with the update: every node's key
+                // cache drops the record before it can serve it again.
                 c.execute(
-                    "UPDATE keys SET revoked_ms = COALESCE(revoked_ms, $1) WHERE id = $2",
+                    "WITH r AS (UPDATE keys SET revoked_ms = COALESCE(revoked_ms, $1)
+                                WHERE id = $2 RETURNING id)
+                     SELECT pg_notify('sealtrail_keys', r.id) FROM r",
                     &[&at_ms, &id],
                 )
                 .await

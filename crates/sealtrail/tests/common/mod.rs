@@ -99,6 +99,35 @@ impl Server {
         }
     }
 
+    /// A second node on the same store, sharing this node's master and
+    /// signing keys and operator key: only on a store several nodes can
+    /// share (PostgreSQL); `None` on the embedded engine.
+    pub async fn join(&self) -> Option<Server> {
+        if !self.app.store.shared() {
+            return None;
+        }
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::create_dir_all(dir.path().join("signer")).unwrap();
+        for f in ["master.key", "signer/current.key"] {
+            std::fs::copy(self.dir.path().join(f), dir.path().join(f)).unwrap();
+        }
+        let cfg = Config {
+            checkpoint_interval_ms: 200,
+            storage: self.storage.clone(),
+            ..sealtrail::testing::Engine::Sqlite.config(dir.path(), "node")
+        };
+        let running = start(cfg).await.expect("second node starts");
+        Some(Server {
+            base: format!("http://{}", running.addr),
+            http: reqwest::Client::new(),
+            operator: self.operator.clone(),
+            app: running.app.clone(),
+            dir,
+            storage: self.storage.clone(),
+            running: Some(running),
+        })
+    }
+
     /// Stops the server gracefully.
     pub async fn shutdown(mut self) {
         if let Some(r) = self.running.take() {
