@@ -770,7 +770,8 @@ async fn random_queries_match_a_brute_force_filter() {
         const SPAN: i64 = 6 * 3600;
         let mut rng = StdRng::seed_from_u64(20261204);
         // (gseq, org index, type, actor id, email index, created ms)
-        let mut model: Vec<(u64, usize, &str, String, Option<usize>, i64)> = Vec::new();
+        type Modelled<'a> = (u64, usize, &'a str, String, Option<usize>, i64);
+        let mut model: Vec<Modelled> = Vec::new();
         for _ in 0..12 {
             let oi = rng.random_range(0..3);
             let org = &orgs[oi];
