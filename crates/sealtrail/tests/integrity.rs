@@ -575,6 +575,18 @@ fn db(dir: &Path) -> rusqlite::Connection {
     rusqlite::Connection::open(dir.join("sealtrail.db")).unwrap()
 }
 
+/// The entry of org 1's event at `seq`, decoded from its stored form.
+fn stored_entry(c: &rusqlite::Connection, seq: u64) -> String {
+    let stored: Vec<u8> = c
+        .query_row(
+            "SELECT entry FROM events WHERE org = 1 AND seq = ?",
+            [seq as i64],
+            |r| r.get(0),
+        )
+        .unwrap();
+    String::from_utf8(sealtrail::storage::codec::decode_entry(stored)).unwrap()
+}
+
 fn id_at(c: &rusqlite::Connection, seq: u64) -> String {
     let (gseq, ms): (i64, i64) = c
         .query_row(
@@ -618,8 +630,15 @@ async fn fsck_names_tampered_events_and_restart_refuses() {
     };
 
     // Edited body (leaf left alone): named by the leaf check.
+    // (Entries are stored compressed; the edit is written back in the
+    // uncompressed stored form, as an editor of the file could.)
     let (edited, ok, out) = case("edited", &|c| {
-        c.execute("UPDATE events SET entry = CAST(replace(CAST(entry AS TEXT), '\"outcome\":\"', '\"outcome\":\"x') AS BLOB) WHERE org = 1 AND seq = 12", []).unwrap();
+        let text = stored_entry(c, 12).replace("\"outcome\":\"", "\"outcome\":\"x");
+        c.execute(
+            "UPDATE events SET entry = ? WHERE org = 1 AND seq = 12",
+            [text.as_bytes()],
+        )
+        .unwrap();
     });
     let id12 = id_at(&db(&clean), 12);
     assert!(!ok);
@@ -629,19 +648,37 @@ async fn fsck_names_tampered_events_and_restart_refuses() {
         "{out}"
     );
 
-    // Edited body with its leaf recomputed, inside a complete tile: the
-    // tile and the checkpoints disagree, the indexed columns name the row.
-    let (_, ok, out) = case("releafed", &|c| {
-        let entry: Vec<u8> = c
+    // One byte of a compressed stored entry flipped: whether or not it
+    // still decompresses, it no longer gives the bytes its leaf hashes.
+    let (_, ok, out) = case("flipped", &|c| {
+        let mut stored: Vec<u8> = c
             .query_row(
-                "SELECT entry FROM events WHERE org = 1 AND seq = 40",
+                "SELECT entry FROM events WHERE org = 1 AND seq = 13",
                 [],
                 |r| r.get(0),
             )
             .unwrap();
-        let text = String::from_utf8(entry)
-            .unwrap()
-            .replace("\"outcome\":\"", "\"outcome\":\"x");
+        assert_ne!(stored[0], b'{', "entries are stored compressed");
+        let mid = stored.len() / 2;
+        stored[mid] ^= 0x01;
+        c.execute(
+            "UPDATE events SET entry = ? WHERE org = 1 AND seq = 13",
+            [stored],
+        )
+        .unwrap();
+    });
+    let id13 = id_at(&db(&clean), 13);
+    assert!(!ok);
+    assert!(
+        out.contains(&format!("edited org_t: event {id13} (seq 13"))
+            && out.contains("no longer hash to its stored leaf"),
+        "{out}"
+    );
+
+    // Edited body with its leaf recomputed, inside a complete tile: the
+    // tile and the checkpoints disagree, the indexed columns name the row.
+    let (_, ok, out) = case("releafed", &|c| {
+        let text = stored_entry(c, 40).replace("\"outcome\":\"", "\"outcome\":\"x");
         let leaf = sealtrail_tlog::leaf_hash(text.as_bytes());
         c.execute(
             "UPDATE events SET entry = ?, leaf = ? WHERE org = 1 AND seq = 40",

@@ -54,8 +54,10 @@ pub fn run(db: &Path, n: u64) -> anyhow::Result<VerifyFigure> {
         rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
     let mut st =
         conn.prepare("SELECT entry FROM events WHERE entry IS NOT NULL ORDER BY gseq LIMIT ?")?;
+    // Entries as a bundle carries them: decoded from their stored form.
     let entries: Vec<Vec<u8>> = st
         .query_map([n as i64], |r| r.get(0))?
+        .map(|r| r.map(crate::storage::codec::decode_entry))
         .collect::<Result<_, _>>()?;
     let count = entries.len() as u64;
     if count == 0 {

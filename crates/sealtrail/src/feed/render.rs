@@ -53,10 +53,7 @@ impl<'a> Renderer<'a> {
         };
         let envs = split::decode_envelopes(pii).map_err(ApiError::internal)?;
         for env in envs {
-            let Ok(subject) = hex::decode(&env.s) else {
-                continue;
-            };
-            if let Some(k) = self.key(ev.org, &subject)?
+            if let Some(k) = self.key(ev.org, &env.subject)?
                 && let Ok(o) = split::open_envelope(&k, &env)
             {
                 out.extend(o);

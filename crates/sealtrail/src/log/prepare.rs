@@ -26,7 +26,7 @@ pub struct SubjectOpenings {
     pub subject: String,
     /// Its keyed pseudonym in the event's organization.
     pub sref: Vec<u8>,
-    /// The openings as JSON (the plaintext of the envelope).
+    /// The openings, encoded for sealing (`split::encode_openings`).
     pub plaintext: Vec<u8>,
 }
 
@@ -102,7 +102,7 @@ pub fn prepare(
         .into_iter()
         .map(|(subject, o)| SubjectOpenings {
             sref: master.subject_ref(&org.id, &subject),
-            plaintext: serde_json::to_vec(&o).unwrap_or_default(),
+            plaintext: split::encode_openings(&o),
             subject,
         })
         .collect();

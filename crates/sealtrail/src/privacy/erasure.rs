@@ -206,14 +206,13 @@ pub async fn erase(
                         keys += 1;
                     }
                     b.drop_subject_key(org.key, sref.clone());
-                    let hex_ref = hex::encode(sref);
                     for ev in b.txn().events_with_subject(org.key, sref)? {
                         let envs = match &ev.pii {
                             Some(p) => split::decode_envelopes(p).unwrap_or_default(),
                             None => Vec::new(),
                         };
                         let kept: Vec<split::Envelope> =
-                            envs.into_iter().filter(|e| e.s != hex_ref).collect();
+                            envs.into_iter().filter(|e| e.subject != *sref).collect();
                         let subjects: Vec<u8> = ev
                             .subjects
                             .chunks(16)

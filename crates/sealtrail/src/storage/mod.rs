@@ -6,6 +6,7 @@
 //! [`Storage::write`], which the sequencer drives (one group commit per
 //! call); reads are plain methods that may run concurrently with it.
 
+pub mod codec;
 pub mod postgres;
 pub mod sqlite;
 

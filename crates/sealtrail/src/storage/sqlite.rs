@@ -333,7 +333,9 @@ fn event_from_row(r: &Row<'_>) -> rusqlite::Result<(StoredEvent, Vec<u8>)> {
             org: r.get(1)?,
             seq: r.get::<_, i64>(2)? as u64,
             received_ms: r.get(3)?,
-            entry: r.get(4)?,
+            entry: r
+                .get::<_, Option<Vec<u8>>>(4)?
+                .map(super::codec::decode_entry),
             leaf: [0; 32],
             pii: r.get(6)?,
             activity_type: r.get(7)?,
@@ -444,6 +446,7 @@ impl Txn for SqliteTxn<'_> {
         } else {
             Some(ev.subjects.concat())
         };
+        let entry = super::codec::encode_entry(&ev.entry);
         self.tx
             .prepare_cached(
                 "INSERT INTO events(gseq, tree, org, seq, type, category, product, created_ms,
@@ -469,7 +472,7 @@ impl Txn for SqliteTxn<'_> {
                 ev.target_id,
                 ev.outcome,
                 ev.source_event_id,
-                ev.entry,
+                entry,
                 &ev.leaf[..],
                 ev.pii,
                 subjects,
@@ -1473,7 +1476,10 @@ impl Storage for SqliteStore {
                     org: r.get(1).map_err(eng)?,
                     seq: r.get::<_, i64>(2).map_err(eng)? as u64,
                     received_ms: r.get(3).map_err(eng)?,
-                    entry: r.get(4).map_err(eng)?,
+                    entry: r
+                        .get::<_, Option<Vec<u8>>>(4)
+                        .map_err(eng)?
+                        .map(super::codec::decode_entry),
                     leaf: r
                         .get::<_, Option<Vec<u8>>>(5)
                         .map_err(eng)?
