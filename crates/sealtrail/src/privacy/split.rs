@@ -233,8 +233,12 @@ pub fn encode_envelopes(envs: &[Envelope]) -> Option<Vec<u8>> {
             .collect();
         return serde_json::to_vec(&v).ok();
     }
-    let mut out =
-        Vec::with_capacity(1 + envs.iter().map(|e| 5 + e.subject.len() + e.sealed.len()).sum::<usize>());
+    let mut out = Vec::with_capacity(
+        1 + envs
+            .iter()
+            .map(|e| 5 + e.subject.len() + e.sealed.len())
+            .sum::<usize>(),
+    );
     out.push(ENVELOPES_V2);
     for e in envs {
         out.push(e.subject.len() as u8);
@@ -297,7 +301,10 @@ mod tests {
 
     fn openings() -> Openings {
         let mut o = Openings::new();
-        for (path, value) in [("actor.email", "ada@example.com"), ("actor.ip_address", "203.0.113.9")] {
+        for (path, value) in [
+            ("actor.email", "ada@example.com"),
+            ("actor.ip_address", "203.0.113.9"),
+        ] {
             o.insert(
                 path.into(),
                 Opening {
@@ -314,7 +321,11 @@ mod tests {
         let key = crypto::new_key();
         let o = openings();
         let a = seal_plaintext(&key, b"subject-a-16byte", &encode_openings(&o));
-        let b = seal_plaintext(&key, b"subject-b-16byte", &encode_openings(&Openings::new()));
+        let b = seal_plaintext(
+            &key,
+            b"subject-b-16byte",
+            &encode_openings(&Openings::new()),
+        );
         let stored = encode_envelopes(&[a.clone(), b.clone()]).unwrap();
         assert_eq!(stored[0], ENVELOPES_V2);
         let back = decode_envelopes(&stored).unwrap();
@@ -345,7 +356,10 @@ mod tests {
         // JSON form, so its JSON openings are read as JSON again.
         let again = encode_envelopes(&envs).unwrap();
         assert_eq!(again[0], b'[');
-        assert_eq!(open_envelope(&key, &decode_envelopes(&again).unwrap()[0]).unwrap(), o);
+        assert_eq!(
+            open_envelope(&key, &decode_envelopes(&again).unwrap()[0]).unwrap(),
+            o
+        );
     }
 
     #[test]

@@ -102,7 +102,12 @@ mod tests {
     fn entries_round_trip_smaller() {
         let stored = encode_entry(ENTRY);
         assert_eq!(stored[0], TAG_ZSTD_V1);
-        assert!(stored.len() * 2 < ENTRY.len(), "{} of {}", stored.len(), ENTRY.len());
+        assert!(
+            stored.len() * 2 < ENTRY.len(),
+            "{} of {}",
+            stored.len(),
+            ENTRY.len()
+        );
         assert_eq!(decode_entry(stored), ENTRY);
     }
 
