@@ -62,7 +62,16 @@ fn ingest_path(c: &mut Criterion) {
         b.iter(|| {
             for input in &inputs {
                 let def = catalog.get(&input.activity_type).unwrap();
-                black_box(prepare(input, def, &org, Some("platform"), &master));
+                black_box(prepare(input, def, &org, Some("platform"), &master, false));
+            }
+        })
+    });
+    // The same with the compressed stored form (the embedded engine's).
+    g.bench_function("prepare + compressed stored form (1000 events)", |b| {
+        b.iter(|| {
+            for input in &inputs {
+                let def = catalog.get(&input.activity_type).unwrap();
+                black_box(prepare(input, def, &org, Some("platform"), &master, true));
             }
         })
     });
@@ -75,6 +84,7 @@ fn ingest_path(c: &mut Criterion) {
                 &org,
                 Some("platform"),
                 &master,
+                true,
             )
         })
         .collect();

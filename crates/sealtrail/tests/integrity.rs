@@ -577,14 +577,23 @@ fn db(dir: &Path) -> rusqlite::Connection {
 
 /// The entry of org 1's event at `seq`, decoded from its stored form.
 fn stored_entry(c: &rusqlite::Connection, seq: u64) -> String {
-    let stored: Vec<u8> = c
+    let (stored, at): (Vec<u8>, sealtrail::storage::codec::Position) = c
         .query_row(
-            "SELECT entry FROM events WHERE org = 1 AND seq = ?",
+            "SELECT entry, gseq, received_ms FROM events WHERE org = 1 AND seq = ?",
             [seq as i64],
-            |r| r.get(0),
+            |r| {
+                Ok((
+                    r.get(0)?,
+                    sealtrail::storage::codec::Position {
+                        gseq: r.get::<_, i64>(1)? as u64,
+                        received_ms: r.get(2)?,
+                        seq,
+                    },
+                ))
+            },
         )
         .unwrap();
-    String::from_utf8(sealtrail::storage::codec::decode_entry(stored)).unwrap()
+    String::from_utf8(sealtrail::storage::codec::decode_entry(stored, at)).unwrap()
 }
 
 fn id_at(c: &rusqlite::Connection, seq: u64) -> String {

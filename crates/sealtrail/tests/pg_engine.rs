@@ -85,6 +85,7 @@ fn append(
             outcome: if i % 5 == 4 { "failure" } else { "success" },
             source_event_id: Some(format!("{tag}-{i}")),
             entry,
+            stored_entry: None,
             leaf,
             pii: subject.map(|_| b"sealed".to_vec()),
             subjects: subject.map(|s| vec![s.to_vec()]).unwrap_or_default(),

@@ -305,6 +305,7 @@ fn raw_event(gseq: u64, org: i64, tree: i64, seq: u64) -> NewEvent {
         outcome: "success",
         source_event_id: None,
         entry: b"{}".to_vec(),
+        stored_entry: None,
         leaf: leaf_hash(b"{}"),
         pii: None,
         subjects: vec![],

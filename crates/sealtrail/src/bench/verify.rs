@@ -53,11 +53,17 @@ pub fn run(db: &Path, n: u64) -> anyhow::Result<VerifyFigure> {
     let conn =
         rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
     let mut st =
-        conn.prepare("SELECT entry FROM events WHERE entry IS NOT NULL ORDER BY gseq LIMIT ?")?;
+        conn.prepare("SELECT entry, gseq, received_ms, seq FROM events WHERE entry IS NOT NULL ORDER BY gseq LIMIT ?")?;
     // Entries as a bundle carries them: decoded from their stored form.
     let entries: Vec<Vec<u8>> = st
-        .query_map([n as i64], |r| r.get(0))?
-        .map(|r| r.map(crate::storage::codec::decode_entry))
+        .query_map([n as i64], |r| {
+            let at = crate::storage::codec::Position {
+                gseq: r.get::<_, i64>(1)? as u64,
+                received_ms: r.get(2)?,
+                seq: r.get::<_, i64>(3)? as u64,
+            };
+            Ok(crate::storage::codec::decode_entry(r.get(0)?, at))
+        })?
         .collect::<Result<_, _>>()?;
     let count = entries.len() as u64;
     if count == 0 {

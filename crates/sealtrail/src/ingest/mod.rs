@@ -258,7 +258,14 @@ fn validate(
             ));
             continue;
         };
-        let event = prepare(&input, def, &org, Some(product), &app.master);
+        let event = prepare(
+            &input,
+            def,
+            &org,
+            Some(product),
+            &app.master,
+            app.store.compresses_entries(),
+        );
         prepared.push(Prepared { index, org, event });
     }
     (results, prepared)

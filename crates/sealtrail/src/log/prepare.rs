@@ -36,6 +36,9 @@ pub struct PreparedEvent {
     /// Entry fields other than `id`, `received_at` and `seq`, each as
     /// `"key":value` canonical bytes, sorted by key.
     pub parts: Vec<(String, Vec<u8>)>,
+    /// The entry's stored form, compressed here rather than on the writer
+    /// (`storage::codec::encode_template`).
+    pub stored: Option<Vec<u8>>,
     /// Personal data to seal, per subject.
     pub openings: Vec<SubjectOpenings>,
     /// Activity type.
@@ -68,13 +71,15 @@ fn set_opt(m: &mut Map<String, Value>, k: &str, v: &Option<String>) {
     }
 }
 
-/// Prepares an event of `org`, written for `product`.
+/// Prepares an event of `org`, written for `product`; with `stored`, also
+/// the entry's compressed stored form (for engines that compress).
 pub fn prepare(
     input: &ActivityInput,
     def: &TypeDef,
     org: &Org,
     product: Option<&str>,
     master: &MasterKey,
+    stored: bool,
 ) -> PreparedEvent {
     // Personal data: a fresh salt and a commitment per field, the openings
     // grouped by subject.
@@ -190,7 +195,7 @@ pub fn prepare(
             .collect();
         e.insert("changes".into(), Value::Array(changes));
     }
-    let parts = e
+    let parts: Vec<(String, Vec<u8>)> = e
         .into_iter()
         .map(|(k, v)| {
             let mut b = serde_json::to_vec(&k).unwrap_or_default();
@@ -200,8 +205,14 @@ pub fn prepare(
         })
         .collect();
 
+    let stored = if stored {
+        crate::storage::codec::encode_template(&parts)
+    } else {
+        None
+    };
     PreparedEvent {
         parts,
+        stored,
         openings,
         activity_type: input.activity_type.clone(),
         category: input.category.as_str(),
@@ -294,7 +305,7 @@ mod tests {
         };
         let master = MasterKey::from_secret(&[9; 32]);
         let def = catalog.get("member.invited").unwrap();
-        let p = prepare(&input, def, &org, Some("platform"), &master);
+        let p = prepare(&input, def, &org, Some("platform"), &master, true);
         let entry = finish_entry(&p.parts, "act_X", 1_796_412_207_123, 42);
         let v: Value = serde_json::from_slice(&entry).unwrap();
         assert_eq!(

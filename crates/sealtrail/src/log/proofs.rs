@@ -304,6 +304,7 @@ mod tests {
                         outcome: "success",
                         source_event_id: None,
                         entry,
+                        stored_entry: None,
                         leaf,
                         pii: None,
                         subjects: vec![],

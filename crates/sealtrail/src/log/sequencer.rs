@@ -153,7 +153,8 @@ impl Batch<'_> {
         def: &TypeDef,
         product: Option<&str>,
     ) -> StoreResult<Appended> {
-        let p = prepare(input, def, org, product, self.master);
+        // Sealtrail's own events are few: the stored form is made here.
+        let p = prepare(input, def, org, product, self.master, true);
         self.append_prepared(org, &p)
     }
 
@@ -223,6 +224,7 @@ impl Batch<'_> {
             outcome: p.outcome,
             source_event_id: p.source_event_id.clone(),
             entry,
+            stored_entry: p.stored.clone(),
             leaf,
             pii: split::encode_envelopes(&envelopes),
             subjects,

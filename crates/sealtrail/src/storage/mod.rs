@@ -202,6 +202,10 @@ pub struct NewEvent {
     pub source_event_id: Option<String>,
     /// Canonical leaf entry (no personal data in it).
     pub entry: Vec<u8>,
+    /// The entry's stored form if already made off the writer
+    /// (`codec::encode_template`); engines that compress use it instead of
+    /// encoding `entry` themselves.
+    pub stored_entry: Option<Vec<u8>>,
     /// `leaf_hash(entry)`.
     pub leaf: Hash,
     /// Encrypted personal data envelopes.
@@ -644,6 +648,13 @@ pub trait Storage: Send + Sync + 'static {
     /// organizations, the committed sequence) may be stale and must be
     /// re-read or refreshed through [`Storage::subscribe`].
     fn shared(&self) -> bool {
+        false
+    }
+
+    /// Whether this engine stores entries in `codec`'s compressed forms,
+    /// so that preparing an event should make its stored form
+    /// (`NewEvent::stored_entry`) off the writer.
+    fn compresses_entries(&self) -> bool {
         false
     }
 

@@ -327,15 +327,20 @@ const EVENT_COLS: &str = "gseq, org, seq, received_ms, entry, leaf, pii, type, c
 
 fn event_from_row(r: &Row<'_>) -> rusqlite::Result<(StoredEvent, Vec<u8>)> {
     let leaf: Vec<u8> = r.get(5)?;
+    let at = super::codec::Position {
+        gseq: r.get::<_, i64>(0)? as u64,
+        received_ms: r.get(3)?,
+        seq: r.get::<_, i64>(2)? as u64,
+    };
     Ok((
         StoredEvent {
-            gseq: r.get::<_, i64>(0)? as u64,
+            gseq: at.gseq,
             org: r.get(1)?,
-            seq: r.get::<_, i64>(2)? as u64,
-            received_ms: r.get(3)?,
+            seq: at.seq,
+            received_ms: at.received_ms,
             entry: r
                 .get::<_, Option<Vec<u8>>>(4)?
-                .map(super::codec::decode_entry),
+                .map(|e| super::codec::decode_entry(e, at)),
             leaf: [0; 32],
             pii: r.get(6)?,
             activity_type: r.get(7)?,
@@ -446,7 +451,10 @@ impl Txn for SqliteTxn<'_> {
         } else {
             Some(ev.subjects.concat())
         };
-        let entry = super::codec::encode_entry(&ev.entry);
+        let entry = match &ev.stored_entry {
+            Some(s) => std::borrow::Cow::Borrowed(s.as_slice()),
+            None => std::borrow::Cow::Owned(super::codec::encode_entry(&ev.entry)),
+        };
         self.tx
             .prepare_cached(
                 "INSERT INTO events(gseq, tree, org, seq, type, category, product, created_ms,
@@ -472,7 +480,7 @@ impl Txn for SqliteTxn<'_> {
                 ev.target_id,
                 ev.outcome,
                 ev.source_event_id,
-                entry,
+                entry.as_ref(),
                 &ev.leaf[..],
                 ev.pii,
                 subjects,
@@ -1076,6 +1084,10 @@ fn query_sql(q: &EventQuery) -> (String, Vec<rusqlite::types::Value>) {
 }
 
 impl Storage for SqliteStore {
+    fn compresses_entries(&self) -> bool {
+        true
+    }
+
     fn write(&self, f: &mut dyn FnMut(&mut dyn Txn) -> StoreResult<()>) -> StoreResult<()> {
         let mut conn = self
             .writer
@@ -1471,15 +1483,20 @@ impl Storage for SqliteStore {
                 if let Some(ms) = r.get::<_, Option<i64>>(9).map_err(eng)? {
                     columns.push(("created_ms", ms.to_string()));
                 }
-                f(LogRow {
+                let at = super::codec::Position {
                     gseq: r.get::<_, i64>(0).map_err(eng)? as u64,
-                    org: r.get(1).map_err(eng)?,
-                    seq: r.get::<_, i64>(2).map_err(eng)? as u64,
                     received_ms: r.get(3).map_err(eng)?,
+                    seq: r.get::<_, i64>(2).map_err(eng)? as u64,
+                };
+                f(LogRow {
+                    gseq: at.gseq,
+                    org: r.get(1).map_err(eng)?,
+                    seq: at.seq,
+                    received_ms: at.received_ms,
                     entry: r
                         .get::<_, Option<Vec<u8>>>(4)
                         .map_err(eng)?
-                        .map(super::codec::decode_entry),
+                        .map(|e| super::codec::decode_entry(e, at)),
                     leaf: r
                         .get::<_, Option<Vec<u8>>>(5)
                         .map_err(eng)?
