@@ -175,17 +175,122 @@ pub fn commitment(salt: &[u8], value: &str) -> String {
     B64.encode(d)
 }
 
+/// A bundle whose events are not parsed yet, so that they can be parsed
+/// on every core.
+#[derive(serde::Deserialize)]
+// Every member is required by the format, so parsing checks them all; the
+// ones the checks do not use are not read after that.
+#[allow(dead_code)]
+struct RawBundle<'a> {
+    format: String,
+    created_at: String,
+    log_name: String,
+    verifier_keys: Vec<String>,
+    selection: super::Selection,
+    logs: Vec<LogEvidence>,
+    #[serde(borrow)]
+    events: Vec<&'a serde_json::value::RawValue>,
+}
+
+/// Runs `f` over `items` in contiguous chunks, one per available core,
+/// and returns the results in order.
+fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if threads < 2 || items.len() < 1024 {
+        return items.iter().map(f).collect();
+    }
+    let chunk = items.len().div_ceil(threads);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = items
+            .chunks(chunk)
+            .map(|c| {
+                let f = &f;
+                s.spawn(move || c.iter().map(f).collect::<Vec<R>>())
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| match h.join() {
+                Ok(v) => v,
+                Err(p) => std::panic::resume_unwind(p),
+            })
+            .collect()
+    })
+}
+
 /// Verifies a bundle given as bytes against the trusted verifier keys.
+/// Each event is parsed, checked and dropped on one of the cores, so a
+/// bundle of a million events never sits in memory parsed.
 pub fn verify_bytes(bytes: &[u8], trusted: &[NoteVerifier]) -> Report {
-    match serde_json::from_slice::<Bundle>(bytes) {
-        Ok(b) => verify_bundle(&b, trusted),
-        Err(e) => {
-            let mut r = Report::default();
-            r.fail(
-                Subject::Bundle,
-                format!("not a readable {BUNDLE_FORMAT} document: {e}"),
-            );
-            r
+    match serde_json::from_slice::<RawBundle<'_>>(bytes) {
+        Ok(b) => verify_with(
+            Header {
+                format: &b.format,
+                selection: &b.selection,
+                logs: &b.logs,
+            },
+            Source::Raw(&b.events),
+            trusted,
+        ),
+        Err(e) => unreadable(&e),
+    }
+}
+
+fn unreadable(e: &dyn fmt::Display) -> Report {
+    let mut r = Report::default();
+    r.fail(
+        Subject::Bundle,
+        format!("not a readable {BUNDLE_FORMAT} document: {e}"),
+    );
+    r
+}
+
+/// The parts of a bundle read before its events.
+struct Header<'a> {
+    format: &'a str,
+    selection: &'a super::Selection,
+    logs: &'a [LogEvidence],
+}
+
+/// A bundle's events, parsed already or still raw JSON.
+enum Source<'a> {
+    Parsed(&'a [EventEvidence]),
+    Raw(&'a [&'a serde_json::value::RawValue]),
+}
+
+impl Source<'_> {
+    fn len(&self) -> usize {
+        match self {
+            Source::Parsed(v) => v.len(),
+            Source::Raw(v) => v.len(),
+        }
+    }
+
+    /// Runs `f` on event `i`, parsing it first if it is raw.
+    fn with<R>(&self, i: usize, f: impl FnOnce(&EventEvidence) -> R) -> Result<R, String> {
+        match self {
+            Source::Parsed(v) => Ok(f(&v[i])),
+            Source::Raw(v) => serde_json::from_str::<EventEvidence>(v[i].get())
+                .map(|ev| f(&ev))
+                .map_err(|e| format!("events[{i}]: {e}")),
+        }
+    }
+}
+
+/// What the sequential part of the check needs of each event.
+struct Meta {
+    id: String,
+    org: String,
+    seq: u64,
+    tree_size: u64,
+}
+
+impl Meta {
+    fn subject(&self) -> Subject {
+        Subject::Event {
+            id: self.id.clone(),
+            org: self.org.clone(),
+            seq: self.seq,
         }
     }
 }
@@ -197,8 +302,20 @@ struct Trusted {
 
 /// Verifies a parsed bundle against the trusted verifier keys.
 pub fn verify_bundle(b: &Bundle, trusted: &[NoteVerifier]) -> Report {
+    verify_with(
+        Header {
+            format: &b.format,
+            selection: &b.selection,
+            logs: &b.logs,
+        },
+        Source::Parsed(&b.events),
+        trusted,
+    )
+}
+
+fn verify_with(b: Header<'_>, events: Source<'_>, trusted: &[NoteVerifier]) -> Report {
     let mut r = Report {
-        events: b.events.len(),
+        events: events.len(),
         checkpoints: b.logs.iter().map(|l| l.checkpoints.len()).sum(),
         ..Report::default()
     };
@@ -218,7 +335,7 @@ pub fn verify_bundle(b: &Bundle, trusted: &[NoteVerifier]) -> Report {
     }
     let mut cps: HashMap<(String, u64), Trusted> = HashMap::new();
     let mut seen_orgs = BTreeSet::new();
-    for log in &b.logs {
+    for log in b.logs {
         if !seen_orgs.insert(log.organization_id.clone()) {
             r.fail(
                 Subject::Log {
@@ -231,50 +348,68 @@ pub fn verify_bundle(b: &Bundle, trusted: &[NoteVerifier]) -> Report {
         check_log(&mut r, log, trusted, &mut cps);
     }
 
-    // Events, grouped per log for the untrusted-checkpoint summary.
+    // Each event is parsed (if raw) and checked — its entry, display and
+    // openings, its inclusion proof — on every core; the bookkeeping
+    // (duplicates, missing checkpoints) is then done in order.
+    let idx: Vec<usize> = (0..events.len()).collect();
+    let checked = par_map(&idx, |&i| {
+        events.with(i, |ev| {
+            let meta = Meta {
+                id: ev.id.clone(),
+                org: ev.organization_id.clone(),
+                seq: ev.seq,
+                tree_size: ev.tree_size,
+            };
+            let res = cps
+                .get(&(ev.organization_id.clone(), ev.tree_size))
+                .map(|cp| check_event(ev, cp));
+            (meta, res)
+        })
+    });
+    let mut metas = Vec::with_capacity(checked.len());
+    let mut results = Vec::with_capacity(checked.len());
+    for c in checked {
+        match c {
+            Ok((m, res)) => {
+                metas.push(m);
+                results.push(res);
+            }
+            Err(e) => return unreadable(&e),
+        }
+    }
     let mut untrusted: BTreeMap<(String, u64), usize> = BTreeMap::new();
-    let mut seen_events: BTreeSet<(String, u64)> = BTreeSet::new();
+    let mut seen_events: std::collections::HashSet<(&str, u64)> =
+        std::collections::HashSet::with_capacity(metas.len());
     let mut pruned = 0usize;
     let mut erased = 0usize;
-    for ev in &b.events {
-        let subject = Subject::Event {
-            id: ev.id.clone(),
-            org: ev.organization_id.clone(),
-            seq: ev.seq,
-        };
-        if !seen_events.insert((ev.organization_id.clone(), ev.seq)) {
-            r.fail(subject, "the same log position appears twice in the bundle");
+    for (m, res) in metas.iter().zip(results) {
+        if !seen_events.insert((m.org.as_str(), m.seq)) {
+            r.fail(
+                m.subject(),
+                "the same log position appears twice in the bundle",
+            );
             continue;
         }
-        let Some(cp) = cps.get(&(ev.organization_id.clone(), ev.tree_size)) else {
-            let known = b
-                .logs
-                .iter()
-                .any(|l| l.organization_id == ev.organization_id);
-            if known {
-                *untrusted
-                    .entry((ev.organization_id.clone(), ev.tree_size))
-                    .or_default() += 1;
-            } else {
-                r.fail(
-                    subject,
-                    format!(
-                        "the bundle has no checkpoint for organization {}",
-                        ev.organization_id
-                    ),
-                );
+        match res {
+            None => {
+                let known = b.logs.iter().any(|l| l.organization_id == m.org);
+                if known {
+                    *untrusted.entry((m.org.clone(), m.tree_size)).or_default() += 1;
+                } else {
+                    r.fail(
+                        m.subject(),
+                        format!("the bundle has no checkpoint for organization {}", m.org),
+                    );
+                }
             }
-            continue;
-        };
-        match check_event(ev, cp) {
-            Ok(info) => {
+            Some(Ok(info)) => {
                 r.events_verified += 1;
                 pruned += usize::from(info.pruned);
                 erased += usize::from(info.erased > 0);
             }
-            Err(reasons) => {
+            Some(Err(reasons)) => {
                 for reason in reasons {
-                    r.fail(subject.clone(), reason);
+                    r.fail(m.subject(), reason);
                 }
             }
         }
@@ -287,7 +422,7 @@ pub fn verify_bundle(b: &Bundle, trusted: &[NoteVerifier]) -> Report {
     }
 
     if b.selection.kind == "log" {
-        check_complete(&mut r, b);
+        check_complete(&mut r, &b, &metas);
     } else {
         r.notices.push(
             "this is a filtered export: each event is proven to be in its log, but the bundle cannot prove that no other event matched the filters".into(),
@@ -565,10 +700,10 @@ fn check_entry(ev: &EventEvidence, entry: &str) -> Result<usize, Vec<String>> {
         errs.push("the entry's seq differs from the event's".into());
     }
     // Open the commitments.
-    let mut display = obj.clone();
+    let paths = commitments(&obj);
+    let mut display = obj;
     display.remove("v");
     let mut erased = Vec::new();
-    let paths = commitments(&obj);
     for (outer, inner, c) in &paths {
         let path = format!("{outer}.{inner}");
         let value = match ev.openings.get(&path) {
@@ -605,9 +740,8 @@ fn check_entry(ev: &EventEvidence, entry: &str) -> Result<usize, Vec<String>> {
         if !erased.is_empty() {
             display.insert("erased_fields".into(), Value::Array(erased.clone()));
         }
-        let mut shown = shown.clone();
-        let log = shown.remove("log");
-        for (k, v) in &shown {
+        let log = shown.get("log");
+        for (k, v) in shown.iter().filter(|(k, _)| k.as_str() != "log") {
             if display.get(k) != Some(v) {
                 errs.push(format!(
                     "the displayed value of {k} is not what the entry and openings say"
@@ -615,7 +749,7 @@ fn check_entry(ev: &EventEvidence, entry: &str) -> Result<usize, Vec<String>> {
             }
         }
         for k in display.keys() {
-            if !shown.contains_key(k) {
+            if k == "log" || !shown.contains_key(k) {
                 errs.push(format!("the display leaves out {k}"));
             }
         }
@@ -636,7 +770,7 @@ fn check_entry(ev: &EventEvidence, entry: &str) -> Result<usize, Vec<String>> {
 }
 
 /// For whole-log exports: every position below the checkpoint is present.
-fn check_complete(r: &mut Report, b: &Bundle) {
+fn check_complete(r: &mut Report, b: &Header<'_>, events: &[Meta]) {
     let Some(org) = &b.selection.organization_id else {
         r.fail(
             Subject::Bundle,
@@ -654,10 +788,9 @@ fn check_complete(r: &mut Report, b: &Bundle) {
     let Some(size) = log.checkpoints.last().map(|c| c.tree_size) else {
         return;
     };
-    let present: BTreeSet<u64> = b
-        .events
+    let present: BTreeSet<u64> = events
         .iter()
-        .filter(|e| &e.organization_id == org && e.tree_size == size)
+        .filter(|e| &e.org == org && e.tree_size == size)
         .map(|e| e.seq)
         .collect();
     let mut missing: Vec<(u64, u64)> = Vec::new();
@@ -683,7 +816,7 @@ fn check_complete(r: &mut Report, b: &Bundle) {
             },
         );
     }
-    if b.events.iter().any(|e| &e.organization_id != org) {
+    if events.iter().any(|e| &e.org != org) {
         r.fail(
             Subject::Bundle,
             "a log export contains events of other organizations",
@@ -704,4 +837,37 @@ pub fn parse_keys(text: &str) -> Result<Vec<NoteVerifier>, String> {
         .filter(|l| !l.is_empty() && !l.starts_with('#'))
         .map(|l| NoteVerifier::parse(l).map_err(|e| format!("verifier key {l:?}: {e}")))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parallel_map_keeps_order_at_every_size() {
+        for n in [0usize, 1, 1023, 1024, 1025, 10_007] {
+            let items: Vec<usize> = (0..n).collect();
+            let out = par_map(&items, |x| x * 2);
+            assert_eq!(out, items.iter().map(|x| x * 2).collect::<Vec<_>>(), "{n}");
+        }
+    }
+
+    #[test]
+    fn an_unreadable_event_is_named_by_its_index() {
+        let doc = serde_json::json!({
+            "format": BUNDLE_FORMAT, "created_at": "2026-12-04T00:00:00Z",
+            "log_name": "x", "verifier_keys": [], "selection": {"kind": "filter"},
+            "logs": [], "events": [{"id": 1}],
+        });
+        let key = sealtrail_tlog::NoteSigner::from_seed("x", &[1u8; 32])
+            .unwrap()
+            .verifier();
+        let r = verify_bytes(&serde_json::to_vec(&doc).unwrap(), &[key]);
+        assert!(!r.ok());
+        assert!(
+            r.problems[0].reason.contains("events[0]"),
+            "{:?}",
+            r.problems
+        );
+    }
 }
