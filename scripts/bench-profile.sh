@@ -5,7 +5,12 @@
 # sequencer, the HTTP workers, the load generator) and, for the sequencer
 # thread, per kind of work and per function.
 #
-#   scripts/bench-profile.sh [events per level, default 400000] [seconds, default 20]
+#   scripts/bench-profile.sh [events per level, default 400000] [seconds, default 20] [level]
+#
+# `level` is the text of the ingest level to sample as the harness prints
+# it: "concurrency 4" (default, batched), "concurrency 16" (batched), or
+# "single-event requests for 10 s, concurrency 64" (single events; use a
+# window of at most 9 s, the level lasts 10 s).
 #
 # Needs `perf` (Debian: linux-perf). On a VM without hardware counters it
 # samples the cpu-clock software event, which is what this script uses.
@@ -14,6 +19,7 @@ cd "$(dirname "$0")/.."
 
 events="${1:-400000}"
 secs="${2:-20}"
+level="${3:-concurrency 4}"
 out=target/sealtrail-bench/profile
 mkdir -p "$out"
 
@@ -29,7 +35,7 @@ pid=$!
 trap 'kill "$pid" 2>/dev/null || true' EXIT
 
 for _ in $(seq 1 600); do
-  grep -q "concurrency 4" "$out/stderr" && break
+  grep -qF "$level" "$out/stderr" && break
   sleep 0.5
 done
 perf record -e cpu-clock -F 499 -p "$pid" -o "$out/perf.data" -- sleep "$secs" 2>/dev/null
@@ -38,8 +44,8 @@ trap - EXIT
 grep -v '^{' "$out/stderr" | grep -E "events/s|requests/s" || true
 
 echo
-echo "== CPU samples per thread"
-perf report -i "$out/perf.data" --sort comm --stdio 2>/dev/null | grep -E '^ +[0-9]'
+echo "== CPU samples per thread (one busy core = $((secs * 499)) samples)"
+perf report -i "$out/perf.data" --sort comm --stdio -F overhead,sample,comm 2>/dev/null | grep -E '^ +[0-9]'
 perf report -i "$out/perf.data" --comm sealtrail-seque --sort symbol --no-children --stdio 2>/dev/null \
   | grep -E '^ +[0-9]' >"$out/sequencer.txt"
 

@@ -545,3 +545,55 @@ async fn a_tree_over_its_rate_limit_is_told_when_to_retry() {
         2.0
     );
 }
+
+#[tokio::test]
+async fn both_credential_headers_must_name_the_same_valid_key() {
+    let s = Server::start().await;
+    s.org("acme", None).await;
+    let reader = s.compliance_key("acme", ALL_READ).await;
+    let url = format!("{}/v1/compliance/activities", s.base);
+    let send = |headers: Vec<(&'static str, String)>| {
+        let mut rq = s.http.get(&url);
+        for (k, v) in headers {
+            rq = rq.header(k, v);
+        }
+        rq.send()
+    };
+    let status = |r: reqwest::Response| r.status().as_u16();
+    // Either header alone, or both with the same key: accepted.
+    assert_eq!(
+        status(send(vec![("x-api-key", reader.clone())]).await.unwrap()),
+        200
+    );
+    assert_eq!(
+        status(
+            send(vec![("authorization", format!("Bearer {reader}"))])
+                .await
+                .unwrap()
+        ),
+        200
+    );
+    assert_eq!(
+        status(
+            send(vec![
+                ("x-api-key", reader.clone()),
+                ("authorization", format!("Bearer {reader}"))
+            ])
+            .await
+            .unwrap()
+        ),
+        200
+    );
+    // A valid x-api-key does not excuse a malformed or different Authorization.
+    for bad in ["Basic abc".to_string(), "Bearer sk_other.key".to_string()] {
+        let r = send(vec![
+            ("x-api-key", reader.clone()),
+            ("authorization", bad.clone()),
+        ])
+        .await
+        .unwrap();
+        assert_eq!(r.status().as_u16(), 401, "{bad}");
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(body["type"], "unauthenticated", "{bad}");
+    }
+}

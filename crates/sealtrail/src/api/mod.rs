@@ -116,25 +116,40 @@ async fn method_not_allowed() -> ApiError {
 }
 
 /// The token of a request: `x-api-key: <token>` or `Authorization: Bearer <token>`.
+/// Both may be sent only if they carry the same key; a malformed header
+/// is refused even when the other one is valid, so a request is never
+/// accepted on one credential while another is wrong.
 pub fn token(headers: &HeaderMap) -> Result<&str, ApiError> {
-    if let Some(v) = headers.get("x-api-key") {
-        return v
-            .to_str()
-            .map_err(|_| ApiError::unauthenticated("the x-api-key header is not valid text"));
+    let api_key = match headers.get("x-api-key") {
+        Some(v) => Some(
+            v.to_str()
+                .map_err(|_| ApiError::unauthenticated("the x-api-key header is not valid text"))?,
+        ),
+        None => None,
+    };
+    let bearer = match headers.get("authorization") {
+        Some(v) => {
+            let v = v.to_str().map_err(|_| {
+                ApiError::unauthenticated("the Authorization header is not valid text")
+            })?;
+            Some(
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+                    .map(str::trim)
+                    .ok_or_else(|| ApiError::unauthenticated("use Authorization: Bearer <key>"))?,
+            )
+        }
+        None => None,
+    };
+    match (api_key, bearer) {
+        (Some(a), Some(b)) if a != b => Err(ApiError::unauthenticated(
+            "x-api-key and Authorization carry different keys; send one",
+        )),
+        (Some(t), _) | (None, Some(t)) => Ok(t),
+        (None, None) => Err(ApiError::unauthenticated(
+            "an API key is required: send x-api-key: <key> or Authorization: Bearer <key>",
+        )),
     }
-    if let Some(v) = headers.get("authorization") {
-        let v = v
-            .to_str()
-            .map_err(|_| ApiError::unauthenticated("the Authorization header is not valid text"))?;
-        return v
-            .strip_prefix("Bearer ")
-            .or_else(|| v.strip_prefix("bearer "))
-            .map(str::trim)
-            .ok_or_else(|| ApiError::unauthenticated("use Authorization: Bearer <key>"));
-    }
-    Err(ApiError::unauthenticated(
-        "an API key is required: send x-api-key: <key> or Authorization: Bearer <key>",
-    ))
 }
 
 /// Authenticates a request.
