@@ -575,25 +575,45 @@ fn db(dir: &Path) -> rusqlite::Connection {
     rusqlite::Connection::open(dir.join("sealtrail.db")).unwrap()
 }
 
+/// The stored form of org 1's entry at `seq`, as the file holds it.
+fn stored_bytes(c: &rusqlite::Connection, seq: u64) -> Vec<u8> {
+    c.query_row(
+        "SELECT entry FROM events WHERE org = 1 AND seq = ?",
+        [seq as i64],
+        |r| r.get(0),
+    )
+    .unwrap()
+}
+
+/// Writes bytes into org 1's `entry` column at `seq`, behind the server.
+fn set_stored(c: &rusqlite::Connection, seq: u64, bytes: &[u8]) {
+    c.execute(
+        "UPDATE events SET entry = ? WHERE org = 1 AND seq = ?",
+        rusqlite::params![bytes, seq as i64],
+    )
+    .unwrap();
+}
+
 /// The entry of org 1's event at `seq`, decoded from its stored form.
 fn stored_entry(c: &rusqlite::Connection, seq: u64) -> String {
-    let (stored, at): (Vec<u8>, sealtrail::storage::codec::Position) = c
+    let at: sealtrail::storage::codec::Position = c
         .query_row(
-            "SELECT entry, gseq, received_ms FROM events WHERE org = 1 AND seq = ?",
+            "SELECT gseq, received_ms FROM events WHERE org = 1 AND seq = ?",
             [seq as i64],
             |r| {
-                Ok((
-                    r.get(0)?,
-                    sealtrail::storage::codec::Position {
-                        gseq: r.get::<_, i64>(1)? as u64,
-                        received_ms: r.get(2)?,
-                        seq,
-                    },
-                ))
+                Ok(sealtrail::storage::codec::Position {
+                    gseq: r.get::<_, i64>(0)? as u64,
+                    received_ms: r.get(1)?,
+                    seq,
+                })
             },
         )
         .unwrap();
-    String::from_utf8(sealtrail::storage::codec::decode_entry(stored, at)).unwrap()
+    String::from_utf8(sealtrail::storage::codec::decode_entry(
+        stored_bytes(c, seq),
+        at,
+    ))
+    .unwrap()
 }
 
 fn id_at(c: &rusqlite::Connection, seq: u64) -> String {
@@ -643,11 +663,7 @@ async fn fsck_names_tampered_events_and_restart_refuses() {
     // uncompressed stored form, as an editor of the file could.)
     let (edited, ok, out) = case("edited", &|c| {
         let text = stored_entry(c, 12).replace("\"outcome\":\"", "\"outcome\":\"x");
-        c.execute(
-            "UPDATE events SET entry = ? WHERE org = 1 AND seq = 12",
-            [text.as_bytes()],
-        )
-        .unwrap();
+        set_stored(c, 12, text.as_bytes());
     });
     let id12 = id_at(&db(&clean), 12);
     assert!(!ok);
@@ -660,21 +676,11 @@ async fn fsck_names_tampered_events_and_restart_refuses() {
     // One byte of a compressed stored entry flipped: whether or not it
     // still decompresses, it no longer gives the bytes its leaf hashes.
     let (_, ok, out) = case("flipped", &|c| {
-        let mut stored: Vec<u8> = c
-            .query_row(
-                "SELECT entry FROM events WHERE org = 1 AND seq = 13",
-                [],
-                |r| r.get(0),
-            )
-            .unwrap();
+        let mut stored = stored_bytes(c, 13);
         assert_ne!(stored[0], b'{', "entries are stored compressed");
         let mid = stored.len() / 2;
         stored[mid] ^= 0x01;
-        c.execute(
-            "UPDATE events SET entry = ? WHERE org = 1 AND seq = 13",
-            [stored],
-        )
-        .unwrap();
+        set_stored(c, 13, &stored);
     });
     let id13 = id_at(&db(&clean), 13);
     assert!(!ok);

@@ -338,7 +338,7 @@ pub async fn ingest(
                     });
                     continue;
                 }
-                let a = b.append_prepared(&org, &p.event)?;
+                let a = b.append_prepared(&org, p.event)?;
                 out.push(EventResult::Accepted {
                     index: p.index,
                     id: a.id,

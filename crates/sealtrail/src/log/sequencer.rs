@@ -155,13 +155,14 @@ impl Batch<'_> {
     ) -> StoreResult<Appended> {
         // Sealtrail's own events are few: the stored form is made here.
         let p = prepare(input, def, org, product, self.master, true);
-        self.append_prepared(org, &p)
+        self.append_prepared(org, p)
     }
 
     /// Appends an event prepared off this thread. A storage failure here
     /// fails the job (its savepoint is rolled back), so a half-written
-    /// event can never be committed.
-    pub fn append_prepared(&mut self, org: &Org, p: &PreparedEvent) -> StoreResult<Appended> {
+    /// event can never be committed. The event is taken by value: its
+    /// fields move into the stored row, with no copy on this thread.
+    pub fn append_prepared(&mut self, org: &Org, p: PreparedEvent) -> StoreResult<Appended> {
         let r = self.append_inner(org, p);
         if let Err(e) = &r {
             self.fail(e);
@@ -178,7 +179,7 @@ impl Batch<'_> {
         }
     }
 
-    fn append_inner(&mut self, org: &Org, p: &PreparedEvent) -> StoreResult<Appended> {
+    fn append_inner(&mut self, org: &Org, p: PreparedEvent) -> StoreResult<Appended> {
         let mut head = match self.heads.remove(&org.key) {
             Some(h) => h,
             None => self.txn.log_head(org.key)?,
@@ -191,10 +192,10 @@ impl Batch<'_> {
 
         let mut envelopes = Vec::with_capacity(p.openings.len());
         let mut subjects = Vec::with_capacity(p.openings.len());
-        for so in &p.openings {
+        for so in p.openings {
             let key = self.subject_key(org, &so.sref)?;
             envelopes.push(split::seal_plaintext(&key, &so.sref, &so.plaintext));
-            subjects.push(so.sref.clone());
+            subjects.push(so.sref);
         }
         let entry = finish_entry(&p.parts, &id, ms, seq);
         let leaf = leaf_hash(&entry);
@@ -211,20 +212,20 @@ impl Batch<'_> {
             tree: org.tree,
             org: org.key,
             seq,
-            activity_type: p.activity_type.clone(),
+            activity_type: p.activity_type,
             category: p.category,
-            product: p.product.clone(),
+            product: p.product,
             created_ms: p.created_ms,
             received_ms: ms,
-            actor_id: p.actor_id.clone(),
-            actor_email_bi: p.actor_email_bi.clone(),
-            ip_bi: p.ip_bi.clone(),
-            api_key_id: p.api_key_id.clone(),
-            target_id: p.target_id.clone(),
+            actor_id: p.actor_id,
+            actor_email_bi: p.actor_email_bi,
+            ip_bi: p.ip_bi,
+            api_key_id: p.api_key_id,
+            target_id: p.target_id,
             outcome: p.outcome,
-            source_event_id: p.source_event_id.clone(),
+            source_event_id: p.source_event_id,
             entry,
-            stored_entry: p.stored.clone(),
+            stored_entry: p.stored,
             leaf,
             pii: split::encode_envelopes(&envelopes),
             subjects,

@@ -325,13 +325,19 @@ const KEY_COLS: &str =
     "id, kind, secret_hash, org, product, scopes, name, created_ms, expires_ms, revoked_ms";
 const EVENT_COLS: &str = "gseq, org, seq, received_ms, entry, leaf, pii, type, created_ms";
 
-fn event_from_row(r: &Row<'_>) -> rusqlite::Result<(StoredEvent, Vec<u8>)> {
-    let leaf: Vec<u8> = r.get(5)?;
-    let at = super::codec::Position {
+/// A row's log position, from its first columns `gseq, org, seq,
+/// received_ms` (the order of [`EVENT_COLS`] and of the fsck scan).
+fn position(r: &Row<'_>) -> rusqlite::Result<super::codec::Position> {
+    Ok(super::codec::Position {
         gseq: r.get::<_, i64>(0)? as u64,
         received_ms: r.get(3)?,
         seq: r.get::<_, i64>(2)? as u64,
-    };
+    })
+}
+
+fn event_from_row(r: &Row<'_>) -> rusqlite::Result<(StoredEvent, Vec<u8>)> {
+    let leaf: Vec<u8> = r.get(5)?;
+    let at = position(r)?;
     Ok((
         StoredEvent {
             gseq: at.gseq,
@@ -876,26 +882,22 @@ fn push_in<T: Clone + Into<rusqlite::types::Value>>(
 /// equality; an `IN` list, or a range on another column, makes it scan the
 /// whole tree by `gseq` and test each row (hundreds of milliseconds over a
 /// million events for a rare value). So a query with a selective filter is
-/// split into one branch per (tree, value), each an ordered, limited range
+/// split into one branch per (tree, key), each an ordered, limited range
 /// of its index, and the branches are merged by `gseq`.
-#[derive(Debug, PartialEq, Eq)]
 enum Driver {
     /// No selective filter: scan the tree by `gseq`.
     Scan,
-    /// One branch per (tree, value) over `index(tree, column, gseq)`.
-    Column {
+    /// A `created_at` window that holds nothing.
+    Empty,
+    /// One branch per (tree, key): `INDEXED BY index WHERE tree = ? AND
+    /// cond`, `cond` taking one key's arguments. `fixed` is the column
+    /// the branch fixes, so the filters do not repeat it.
+    Branches {
         index: &'static str,
-        column: &'static str,
+        cond: String,
+        keys: Vec<Vec<rusqlite::types::Value>>,
+        fixed: Option<&'static str>,
     },
-    /// A `created_at` window closed on both sides, over
-    /// `events_created_at(tree, created_ms >> 18, gseq, created_ms, org)`:
-    /// the window's buckets of 2^18 ms (about 4.4 minutes) are each an
-    /// ordered `gseq` range, so a window of up to [`MAX_BRANCHES`] buckets
-    /// is one branch per (tree, bucket) and reads about `limit` entries per
-    /// bucket plus the two partial buckets at its edges. A longer window is
-    /// one branch per tree over the bucket range, whose cost follows the
-    /// window's size, not the log's.
-    Created,
 }
 
 /// `created_ms >> CREATED_BUCKET_SHIFT` is a row's window bucket.
@@ -906,33 +908,74 @@ const CREATED_BUCKET_SHIFT: u32 = 18;
 const MAX_BRANCHES: usize = 64;
 
 fn driver(q: &EventQuery) -> Driver {
-    let branches = |n: usize| n > 0 && n * q.trees.len() <= MAX_BRANCHES;
+    let fits = |n: usize| n > 0 && n.saturating_mul(q.trees.len()) <= MAX_BRANCHES;
+    let by_value =
+        |index, column: &'static str, keys: Vec<rusqlite::types::Value>| Driver::Branches {
+            index,
+            cond: format!("{column} = ?"),
+            keys: keys.into_iter().map(|k| vec![k]).collect(),
+            fixed: Some(column),
+        };
     if q.trees.is_empty() {
         return Driver::Scan;
     }
-    if branches(q.actor_ids.len()) {
-        return Driver::Column {
-            index: "events_actor",
-            column: "actor_id",
-        };
+    if fits(q.actor_ids.len()) {
+        let keys = q.actor_ids.iter().map(|v| v.clone().into()).collect();
+        return by_value("events_actor", "actor_id", keys);
     }
-    if branches(q.actor_email_bis.len()) {
-        return Driver::Column {
-            index: "events_email",
-            column: "actor_email_bi",
-        };
+    if fits(q.actor_email_bis.len()) {
+        let keys = q.actor_email_bis.iter().map(|v| v.clone().into()).collect();
+        return by_value("events_email", "actor_email_bi", keys);
     }
-    let all_exact = q.types.iter().all(|t| matches!(t, TypePattern::Exact(_)));
-    if all_exact && branches(q.types.len()) {
-        return Driver::Column {
-            index: "events_type",
-            column: "type",
-        };
+    let exact: Vec<rusqlite::types::Value> = q
+        .types
+        .iter()
+        .map_while(|t| match t {
+            TypePattern::Exact(t) => Some(t.clone().into()),
+            _ => None,
+        })
+        .collect();
+    if exact.len() == q.types.len() && fits(exact.len()) {
+        return by_value("events_type", "type", exact);
     }
-    if let (Some(from), Some(_)) = (q.created_from, q.created_until)
+    // A `created_at` window closed on both sides, over
+    // `events_created_at(tree, created_ms >> 18, gseq, created_ms, org)`:
+    // the window's buckets of 2^18 ms (about 4.4 minutes) are each an
+    // ordered `gseq` range, so a window of up to MAX_BRANCHES buckets is one
+    // branch per (tree, bucket) and reads about `limit` entries per bucket
+    // plus the two partial buckets at its edges. A longer window is one
+    // branch per tree over the bucket range, whose cost follows the
+    // window's size, not the log's. The window's exact bounds are tested
+    // by the filters.
+    if let (Some(from), Some(until)) = (q.created_from, q.created_until)
         && from >= 0
     {
-        return Driver::Created;
+        if until <= from {
+            return Driver::Empty;
+        }
+        let (lo, hi) = (
+            from >> CREATED_BUCKET_SHIFT,
+            (until - 1) >> CREATED_BUCKET_SHIFT,
+        );
+        let bucket = format!("(created_ms >> {CREATED_BUCKET_SHIFT})");
+        let n = usize::try_from(hi - lo + 1).unwrap_or(usize::MAX);
+        let (cond, keys) = if fits(n) {
+            (
+                format!("{bucket} = ?"),
+                (lo..=hi).map(|b| vec![b.into()]).collect(),
+            )
+        } else {
+            (
+                format!("{bucket} BETWEEN ? AND ?"),
+                vec![vec![lo.into(), hi.into()]],
+            )
+        };
+        return Driver::Branches {
+            index: "events_created_at",
+            cond,
+            keys,
+            fixed: None,
+        };
     }
     Driver::Scan
 }
@@ -999,77 +1042,31 @@ fn push_order_limit(sql: &mut String, args: &mut Vec<rusqlite::types::Value>, q:
 /// Builds the SQL of a feed query. Kept separate so its shape can be tested.
 fn query_sql(q: &EventQuery) -> (String, Vec<rusqlite::types::Value>) {
     let mut args: Vec<rusqlite::types::Value> = Vec::new();
-    let driver = driver(q);
-    if driver == Driver::Scan {
-        let mut sql = format!("SELECT {EVENT_COLS} FROM events WHERE 1");
-        push_in(&mut sql, &mut args, "tree", &q.trees);
-        push_filters(&mut sql, &mut args, q, None);
-        push_order_limit(&mut sql, &mut args, q);
-        return (sql, args);
-    }
-    // Each branch's values: the driving column's value, or a window
-    // bucket, or a range of buckets.
-    let values: Vec<Vec<rusqlite::types::Value>> = match driver {
-        Driver::Column { column, .. } => match column {
-            "actor_id" => q.actor_ids.iter().map(|v| vec![v.clone().into()]).collect(),
-            "actor_email_bi" => q
-                .actor_email_bis
-                .iter()
-                .map(|v| vec![v.clone().into()])
-                .collect(),
-            _ => q
-                .types
-                .iter()
-                .filter_map(|t| match t {
-                    TypePattern::Exact(t) => Some(vec![t.clone().into()]),
-                    _ => None,
-                })
-                .collect(),
-        },
-        _ => {
-            let from = q.created_from.unwrap_or(0);
-            let until = q.created_until.unwrap_or(0);
-            if until <= from {
-                // An empty window.
-                return (format!("SELECT {EVENT_COLS} FROM events WHERE 0"), args);
-            }
-            let (lo, hi) = (
-                from >> CREATED_BUCKET_SHIFT,
-                (until - 1) >> CREATED_BUCKET_SHIFT,
-            );
-            let n = usize::try_from(hi - lo + 1).unwrap_or(usize::MAX);
-            if n.saturating_mul(q.trees.len()) <= MAX_BRANCHES {
-                (lo..=hi).map(|b| vec![b.into()]).collect()
-            } else {
-                vec![vec![lo.into(), hi.into()]]
-            }
+    let (index, cond, keys, fixed) = match driver(q) {
+        Driver::Empty => return (format!("SELECT {EVENT_COLS} FROM events WHERE 0"), args),
+        Driver::Scan => {
+            let mut sql = format!("SELECT {EVENT_COLS} FROM events WHERE 1");
+            push_in(&mut sql, &mut args, "tree", &q.trees);
+            push_filters(&mut sql, &mut args, q, None);
+            push_order_limit(&mut sql, &mut args, q);
+            return (sql, args);
         }
+        Driver::Branches {
+            index,
+            cond,
+            keys,
+            fixed,
+        } => (index, cond, keys, fixed),
     };
-    let mut branches = Vec::new();
+    let mut branches = Vec::with_capacity(q.trees.len() * keys.len());
     for tree in &q.trees {
-        for v in &values {
-            let mut b = String::from("SELECT gseq FROM (SELECT gseq FROM events ");
-            match driver {
-                Driver::Column { index, column } => {
-                    b.push_str(&format!(
-                        "INDEXED BY {index} WHERE tree = ? AND {column} = ?"
-                    ));
-                    args.push((*tree).into());
-                    args.extend(v.iter().cloned());
-                    push_filters(&mut b, &mut args, q, Some(column));
-                }
-                _ => {
-                    // The bucket (or bucket range) is the index range; the
-                    // window's exact bounds are tested by the filters.
-                    b.push_str(&format!(
-                        "INDEXED BY events_created_at WHERE tree = ? AND (created_ms >> {CREATED_BUCKET_SHIFT}) {}",
-                        if v.len() == 1 { "= ?" } else { "BETWEEN ? AND ?" }
-                    ));
-                    args.push((*tree).into());
-                    args.extend(v.iter().cloned());
-                    push_filters(&mut b, &mut args, q, None);
-                }
-            }
+        for key in &keys {
+            let mut b = format!(
+                "SELECT gseq FROM (SELECT gseq FROM events INDEXED BY {index} WHERE tree = ? AND {cond}"
+            );
+            args.push((*tree).into());
+            args.extend(key.iter().cloned());
+            push_filters(&mut b, &mut args, q, fixed);
             push_order_limit(&mut b, &mut args, q);
             b.push(')');
             branches.push(b);
@@ -1483,11 +1480,7 @@ impl Storage for SqliteStore {
                 if let Some(ms) = r.get::<_, Option<i64>>(9).map_err(eng)? {
                     columns.push(("created_ms", ms.to_string()));
                 }
-                let at = super::codec::Position {
-                    gseq: r.get::<_, i64>(0).map_err(eng)? as u64,
-                    received_ms: r.get(3).map_err(eng)?,
-                    seq: r.get::<_, i64>(2).map_err(eng)? as u64,
-                };
+                let at = position(r).map_err(eng)?;
                 f(LogRow {
                     gseq: at.gseq,
                     org: r.get(1).map_err(eng)?,
